@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Set up everything dcign needs (idempotent; seconds when already done), then run "$@" inside it.
+#   bash pipelines/run.sh dvc repro     # the main job
+#   bash pipelines/run.sh pytest        # the tests
+# Set-up: Mesa EGL system libraries (apt, when missing), a virtual environment at .venv/,
+# torch==2.13.0 (CPU wheel unless an NVIDIA GPU is present), and this project in editable mode.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+TORCH_VERSION="2.13.0"
+
+say() { printf 'dcign setup: %s\n' "$*" >&2; }
+
+has_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+
+egl_ready() {
+    has_lib 'libEGL.so.1' && has_lib 'libGL.so.1' || return 1
+    has_lib 'libEGL_nvidia.so.0' && return 0
+    has_lib 'libEGL_mesa.so.0' && compgen -G '/usr/lib/*/dri/swrast_dri.so' >/dev/null
+}
+
+ensure_egl() {
+    egl_ready && return 0
+    local pkgs="libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgles2 libopengl0"
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        say "EGL libraries are missing and cannot be installed here (need root and apt-get): install $pkgs"
+        exit 1
+    fi
+    say "installing Mesa EGL libraries: $pkgs"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+    egl_ready || { say "EGL libraries still missing after apt-get install $pkgs"; exit 1; }
+}
+
+has_cuda() { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }
+
+ensure_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating virtual environment at .venv/"
+        python3 -m venv "$VENV"
+    fi
+    local variant=cpu
+    has_cuda && variant=cuda
+    local stamp="$VENV/.dcign-setup"
+    local want
+    want="$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16) torch-$TORCH_VERSION-$variant"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    local pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+    if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+        say "installing torch==$TORCH_VERSION ($variant)"
+        "${pip[@]}" install "torch==$TORCH_VERSION"
+    fi
+    say "installing dcign in editable mode with its dependencies"
+    "${pip[@]}" install -e ".[test]"
+    echo "$want" > "$stamp"
+}
+
+ensure_egl
+ensure_venv
+
+export PATH="$VENV/bin:$PATH"
+export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"
+[ "$#" -gt 0 ] || { say "ready; pass a command to run, e.g. 'dvc repro' or 'pytest'"; exit 0; }
+exec "$@"

@@ -1,0 +1,1 @@
+"""Offscreen rendering of single-factor image batches (faces, later chairs)."""

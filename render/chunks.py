@@ -1,0 +1,129 @@
+"""Chunk files and the resumable parallel loop that fills them.
+
+A chunk holds a run of consecutive batches of one split and type as one uncompressed .npz:
+few files for DVC, loadable without pickle, byte-identical for identical content (fixed zip
+timestamps), written atomically so an interrupted run leaves only whole chunks behind.
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from tqdm import tqdm
+
+from render.errors import UserError
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Batches [first, first + count) of one split and batch type."""
+
+    split: str
+    batch_type: str
+    index: int
+    first: int
+    count: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.split}/{self.batch_type}-{self.index:05d}.npz"
+
+
+def plan_chunks(counts: dict, chunk_batches: int, splits: Iterable[str], batch_types: Iterable[str]) -> list[Chunk]:
+    """Split `counts[split][type]` batches into chunks of at most `chunk_batches` batches."""
+    chunks = []
+    for split in splits:
+        for batch_type in batch_types:
+            n = counts[split][batch_type]
+            for index, first in enumerate(range(0, n, chunk_batches)):
+                chunks.append(Chunk(split, batch_type, index, first, min(chunk_batches, n - first)))
+    return chunks
+
+
+def write_npz(path: Path, arrays: dict) -> None:
+    """Deterministic, atomic .npz: sorted members, fixed timestamps, temp file + rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+    os.replace(tmp, path)
+
+
+def read_npz(path: Path) -> dict:
+    """All arrays of a chunk; a damaged file is a UserError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise UserError(f"{path}: chunk file not found") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise UserError(f"{path}: unreadable chunk ({e}); delete it and re-run the render to redo it") from None
+
+
+def chunk_fingerprint(path: Path) -> str | None:
+    """The params fingerprint a finished chunk was rendered with, or None if it is not usable."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if zf.testzip() is not None:
+                return None
+            with zf.open("fingerprint.npy") as f:
+                return str(np.lib.format.read_array(f, allow_pickle=False))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+
+
+def pending_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str) -> list[Chunk]:
+    """Chunks still to render. Finished chunks of the same fingerprint are kept (resume); files
+    from other parameters, stray temp files and chunks no longer planned are removed."""
+    out_dir = Path(out_dir)
+    planned = {c.name for c in chunks}
+    for path in sorted(out_dir.glob("*/*.npz")) + sorted(out_dir.glob("*/.*.tmp*")):
+        rel = path.relative_to(out_dir).as_posix()
+        if rel not in planned or chunk_fingerprint(path) != fingerprint:
+            path.unlink()
+    return [c for c in chunks if not (out_dir / c.name).exists()]
+
+
+def run_chunks(
+    todo: list[Chunk],
+    render_chunk: Callable[[Chunk], int],
+    init_worker: Callable,
+    init_args: tuple,
+    workers: int,
+    images_per_batch: int,
+    desc: str,
+) -> None:
+    """Render `todo` with `workers` processes (1: in this process), one reused renderer each.
+
+    Workers are spawned, not forked, so each gets a clean EGL context; each writes its own
+    chunks, so the parent only tracks progress.
+    """
+    total = sum(c.count for c in todo) * images_per_batch
+    with tqdm(total=total, desc=desc, unit="img", dynamic_ncols=True, smoothing=0.1) as bar:
+        if workers <= 1 or len(todo) <= 1:
+            init_worker(*init_args, single_process=True)
+            for chunk in todo:
+                bar.update(render_chunk(chunk))
+            return
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers, initializer=init_worker, initargs=init_args) as pool:
+            try:
+                for n_images in pool.imap_unordered(render_chunk, todo):
+                    bar.update(n_images)
+            except BaseException:
+                pool.terminate()
+                raise

@@ -1,0 +1,203 @@
+"""Render configuration: `params.yaml` -> plain, validated dataclasses.
+
+Every check names the dotted params key, what was found and what is expected, so a bad
+value stops the run with one line instead of a traceback deep inside rendering.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from render.errors import UserError
+
+BATCH_TYPES = ("azimuth", "elevation", "light", "intrinsic")
+# The factor each extrinsic batch type varies.
+TYPE_FACTOR = {"azimuth": "azimuth", "elevation": "elevation", "light": "light_azimuth"}
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class FactorGrid:
+    """A factor's allowed values: min + k * step, so evaluation can treat factors as discrete."""
+
+    name: str
+    min: float
+    max: float
+    step: float
+    unit: str
+
+    @property
+    def values(self) -> np.ndarray:
+        n = int(math.floor((self.max - self.min) / self.step + 1e-9)) + 1
+        return np.round(self.min + self.step * np.arange(n), 10)
+
+
+@dataclass(frozen=True)
+class Lighting:
+    ambient: float
+    intensity: float
+    elevation: float  # radians, fixed; the light moves in azimuth only
+
+
+@dataclass(frozen=True)
+class Camera:
+    distance: float  # in bounding radii of the model's mean shape
+    fill: float  # fraction of the half-frame the bounding radius spans
+
+
+@dataclass(frozen=True)
+class FacesConfig:
+    model: str
+    seed: int
+    batch_size: int
+    image_size: int
+    shape_components: int
+    albedo_components: int
+    coeff_clip: float
+    identities: dict  # split -> number of identities
+    batches: dict  # split -> {batch type -> number of batches}
+    factors: dict  # factor name -> FactorGrid
+    lighting: Lighting
+    camera: Camera
+    background: int
+    chunk_batches: int
+    base_dir: str = "."
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes pixels or labels; chunks carry it to detect stale files."""
+        payload = asdict(self)
+        payload.pop("base_dir")
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def grid(self, factor: str) -> np.ndarray:
+        return self.factors[factor].values
+
+
+def _get(tree: dict, key: str, where: str):
+    node = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise UserError(f"{where}: key '{key}' is missing")
+        node = node[part]
+    return node
+
+
+def _number(tree, key, where, *, integer=False, lo=None, hi=None, lo_open=False, expect=""):
+    value = _get(tree, key, where)
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or (not integer and not math.isfinite(value)):
+        kind = "an integer" if integer else "a finite number"
+        raise UserError(f"{where}: {key} = {value!r}: expected {kind}")
+    bad_lo = lo is not None and (value <= lo if lo_open else value < lo)
+    bad_hi = hi is not None and value > hi
+    if bad_lo or bad_hi:
+        if not expect:
+            lo_s = "" if lo is None else (f"> {lo}" if lo_open else f">= {lo}")
+            hi_s = "" if hi is None else f"<= {hi}"
+            expect = " and ".join(s for s in (lo_s, hi_s) if s)
+        raise UserError(f"{where}: {key} = {value!r}: expected {expect}")
+    return value
+
+
+def _factor(tree, name, where, unit, limit, batch_size) -> FactorGrid:
+    prefix = f"faces.factors.{name}"
+    lim = {"lo": -limit, "hi": limit, "expect": f"a value within +-{limit:.4f} {unit}"} if limit else {}
+    lo = _number(tree, f"{prefix}.min", where, **lim)
+    hi = _number(tree, f"{prefix}.max", where, **lim)
+    step = _number(tree, f"{prefix}.step", where, lo=0, lo_open=True)
+    if hi < lo:
+        raise UserError(f"{where}: {prefix}.max = {hi} is below {prefix}.min = {lo}: expected max >= min")
+    grid = FactorGrid(name, float(lo), float(hi), float(step), unit)
+    n = len(grid.values)
+    if n < batch_size:
+        raise UserError(
+            f"{where}: {prefix} = {lo}..{hi} step {step} gives {n} grid values: "
+            f"expected at least faces.batch_size = {batch_size} distinct values"
+        )
+    return grid
+
+
+def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") -> FacesConfig:
+    """Validate the `faces` section of a params tree."""
+    b = _number(params, "faces.batch_size", where, integer=True, lo=2)
+    model = _get(params, "faces.model", where)
+    if not isinstance(model, str) or not model:
+        raise UserError(f"{where}: faces.model = {model!r}: expected 'procedural' or a path to a BFM .mat/.h5 file")
+    if model != "procedural":
+        path = Path(base_dir) / model
+        if not path.is_file():
+            raise UserError(
+                f"{where}: faces.model = {model!r}: file not found; expected 'procedural' "
+                "or a path to a Basel Face Model file (.mat 2009, .h5 2017/2019)"
+            )
+        if path.suffix.lower() not in (".mat", ".h5", ".hdf5"):
+            raise UserError(f"{where}: faces.model = {model!r}: expected a .mat (BFM 2009) or .h5 (BFM 2017/2019) file")
+    identities = {s: _number(params, f"faces.identities.{s}", where, integer=True, lo=1) for s in SPLITS}
+    batches = {
+        s: {t: _number(params, f"faces.batches.{s}.{t}", where, integer=True, lo=0) for t in BATCH_TYPES}
+        for s in SPLITS
+    }
+    for s in SPLITS:
+        if batches[s]["intrinsic"] and identities[s] < b:
+            raise UserError(
+                f"{where}: faces.identities.{s} = {identities[s]}: expected at least faces.batch_size = {b} "
+                "identities, since an intrinsic batch shows that many different faces"
+            )
+    factors = {
+        "azimuth": _factor(params, "azimuth", where, "rad", math.pi, b),
+        "elevation": _factor(params, "elevation", where, "rad", math.pi / 2, b),
+        "light_azimuth": _factor(params, "light_azimuth", where, "deg", 180.0, b),
+    }
+    return FacesConfig(
+        model=model,
+        seed=_number(params, "faces.seed", where, integer=True, lo=0),
+        batch_size=b,
+        image_size=_number(params, "faces.image_size", where, integer=True, lo=16, hi=2048),
+        shape_components=_number(params, "faces.shape_components", where, integer=True, lo=0),
+        albedo_components=_number(params, "faces.albedo_components", where, integer=True, lo=0),
+        coeff_clip=float(_number(params, "faces.coeff_clip", where, lo=0, lo_open=True)),
+        identities=identities,
+        batches=batches,
+        factors=factors,
+        lighting=Lighting(
+            ambient=float(_number(params, "faces.lighting.ambient", where, lo=0, hi=1)),
+            intensity=float(_number(params, "faces.lighting.intensity", where, lo=0, hi=4)),
+            elevation=float(
+                _number(params, "faces.lighting.elevation", where, lo=-math.pi / 2, hi=math.pi / 2,
+                        expect="a value within +-1.5708 rad")
+            ),
+        ),
+        camera=Camera(
+            distance=float(_number(params, "faces.camera.distance", where, lo=1.5, hi=100,
+                                   expect="a distance between 1.5 and 100 bounding radii")),
+            fill=float(_number(params, "faces.camera.fill", where, lo=0.1, hi=3)),
+        ),
+        background=_number(params, "faces.background", where, integer=True, lo=0, hi=255),
+        chunk_batches=_number(params, "faces.chunk_batches", where, integer=True, lo=1),
+        base_dir=str(base_dir),
+    )
+
+
+def load_params(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        with open(path) as f:
+            params = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise UserError(f"{path}: params file not found") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(params, dict):
+        raise UserError(f"{path}: expected a mapping of parameter groups at the top level")
+    return params
+
+
+def load_faces_config(path: str | Path) -> FacesConfig:
+    path = Path(path)
+    return faces_config(load_params(path), where=str(path), base_dir=str(path.parent))

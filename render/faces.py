@@ -1,0 +1,156 @@
+"""The face dataset: single-factor batches of a morphable model, rendered into chunk files."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from render.chunks import Chunk, pending_chunks, plan_chunks, run_chunks, write_npz
+from render.config import BATCH_TYPES, SPLITS, FacesConfig
+from render.errors import UserError
+from render.factors import batch_spec, identity_coefficients
+from render.morphable import MorphableModel
+
+FORMAT_VERSION = 1
+INFO_FILE = "render_info.json"
+
+
+def load_model(cfg: FacesConfig) -> MorphableModel:
+    from render.bfm import load_face_model
+
+    return load_face_model(cfg.model, cfg.base_dir)
+
+
+def components_used(cfg: FacesConfig, model: MorphableModel) -> tuple[int, int]:
+    """The leading components identities use; asking for more than the model has is an error."""
+    for key, want, have in (
+        ("shape_components", cfg.shape_components, model.n_shape),
+        ("albedo_components", cfg.albedo_components, model.n_albedo),
+    ):
+        if want > have:
+            raise UserError(f"params: faces.{key} = {want}: model {model.name} has only {have}; expected at most {have}")
+    return cfg.shape_components, cfg.albedo_components
+
+
+def make_renderer(cfg: FacesConfig, model: MorphableModel):
+    from render.renderer import Framing, Renderer
+
+    return Renderer(
+        Framing(model.mean_shape, cfg.camera.distance, cfg.camera.fill),
+        cfg.image_size,
+        ambient=cfg.lighting.ambient,
+        intensity=cfg.lighting.intensity,
+        light_elevation=cfg.lighting.elevation,
+        background=cfg.background,
+    )
+
+
+class FaceBatchRenderer:
+    """Renders whole batches, uploading each identity's mesh once per run of its images."""
+
+    def __init__(self, cfg: FacesConfig, model: MorphableModel):
+        self.cfg = cfg
+        self.model = model
+        self.n_shape, self.n_albedo = components_used(cfg, model)
+        self.renderer = make_renderer(cfg, model)
+        self._identity = None
+
+    def coefficients(self, identity: int):
+        return identity_coefficients(self.cfg, identity, self.n_shape, self.n_albedo)
+
+    def _use_identity(self, identity: int) -> None:
+        if identity != self._identity:
+            shape, albedo = self.coefficients(identity)
+            self.renderer.set_mesh(self.model.instance(shape, albedo))
+            self._identity = identity
+
+    def render_batch(self, split: str, batch_type: str, index: int) -> dict:
+        spec = batch_spec(self.cfg, split, batch_type, index)
+        s = self.cfg.image_size
+        images = np.empty((self.cfg.batch_size, s, s), np.uint8)
+        for i in range(self.cfg.batch_size):
+            self._use_identity(int(spec.identity[i]))
+            images[i] = self.renderer.render(float(spec.azimuth[i]), float(spec.elevation[i]), float(spec.light_azimuth[i]))
+        coeffs = [self.coefficients(int(k)) for k in spec.identity]
+        return {
+            "images": images,
+            "azimuth": spec.azimuth,
+            "elevation": spec.elevation,
+            "light_azimuth": spec.light_azimuth,
+            "identity": spec.identity,
+            "shape_coeffs": np.stack([c[0] for c in coeffs]),
+            "albedo_coeffs": np.stack([c[1] for c in coeffs]),
+        }
+
+
+_worker: dict = {}
+
+
+def _init_worker(cfg: FacesConfig, model: MorphableModel, out_dir: str, single_process: bool = False) -> None:
+    if not single_process:
+        # Cores are shared out between processes; llvmpipe's own threads would oversubscribe them.
+        os.environ["LP_NUM_THREADS"] = "1"
+    _worker.clear()
+    _worker.update(batches=FaceBatchRenderer(cfg, model), cfg=cfg, out_dir=Path(out_dir))
+
+
+def _render_chunk(chunk: Chunk) -> int:
+    batches = _worker["batches"]
+    cfg = _worker["cfg"]
+    parts = [batches.render_batch(chunk.split, chunk.batch_type, chunk.first + i) for i in range(chunk.count)]
+    arrays = {key: np.stack([p[key] for p in parts]) for key in parts[0]}
+    arrays["batch_index"] = np.arange(chunk.first, chunk.first + chunk.count, dtype=np.int64)
+    arrays["fingerprint"] = np.array(cfg.fingerprint())
+    write_npz(_worker["out_dir"] / chunk.name, arrays)
+    return chunk.count * cfg.batch_size
+
+
+def render_info(cfg: FacesConfig, model: MorphableModel, chunks: list[Chunk]) -> dict:
+    """What a reader needs to interpret the chunks, and nothing that varies between runs."""
+    config = asdict(cfg)
+    config.pop("base_dir")
+    return {
+        "format_version": FORMAT_VERSION,
+        "dataset": "faces",
+        "fingerprint": cfg.fingerprint(),
+        "config": config,
+        "model": {
+            "name": model.name,
+            "n_vertices": model.n_vertices,
+            "n_triangles": int(model.triangles.shape[0]),
+            "shape_components": cfg.shape_components,
+            "albedo_components": cfg.albedo_components,
+        },
+        "batch_types": list(BATCH_TYPES),
+        "factors": {
+            name: {"min": g.min, "max": g.max, "step": g.step, "unit": g.unit, "n_values": len(g.values)}
+            for name, g in cfg.factors.items()
+        },
+        "counts": cfg.batches,
+        "image_shape": [cfg.batch_size, cfg.image_size, cfg.image_size],
+        "chunks": [{"file": c.name, "split": c.split, "batch_type": c.batch_type, "first": c.first, "count": c.count}
+                   for c in chunks],
+    }
+
+
+def render_faces(cfg: FacesConfig, out_dir: Path, workers: int) -> dict:
+    """Render every planned chunk not already on disk; returns the dataset's render_info."""
+    out_dir = Path(out_dir)
+    model = load_model(cfg)
+    components_used(cfg, model)
+    chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, BATCH_TYPES)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info_path = out_dir / INFO_FILE
+    info_path.unlink(missing_ok=True)  # present only once every chunk is
+    todo = pending_chunks(out_dir, chunks, cfg.fingerprint())
+    done = len(chunks) - len(todo)
+    if done:
+        print(f"dcign: resuming: {done} of {len(chunks)} chunks already rendered", flush=True)
+    run_chunks(todo, _render_chunk, _init_worker, (cfg, model, str(out_dir)), workers,
+               cfg.batch_size, desc="render faces")
+    info = render_info(cfg, model, chunks)
+    info_path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return info
