@@ -66,6 +66,7 @@ class FacesConfig:
     lighting: Lighting
     camera: Camera
     background: int
+    supersample: int
     chunk_batches: int
     base_dir: str = "."
 
@@ -179,6 +180,7 @@ def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") 
             fill=float(_number(params, "faces.camera.fill", where, lo=0.1, hi=3)),
         ),
         background=_number(params, "faces.background", where, integer=True, lo=0, hi=255),
+        supersample=_number(params, "faces.supersample", where, integer=True, lo=1, hi=4),
         chunk_batches=_number(params, "faces.chunk_batches", where, integer=True, lo=1),
         base_dir=str(base_dir),
     )

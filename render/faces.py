@@ -45,6 +45,7 @@ def make_renderer(cfg: FacesConfig, model: MorphableModel):
         intensity=cfg.lighting.intensity,
         light_elevation=cfg.lighting.elevation,
         background=cfg.background,
+        supersample=cfg.supersample,
     )
 
 

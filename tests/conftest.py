@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny profiles derived from the repository's own params.yaml."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+
+def tiny_params(**faces_overrides) -> dict:
+    """The default params with a handful of small batches: fast, but the real renderer and model."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    faces = params["faces"]
+    faces.update(
+        batch_size=4,
+        identities={"train": 12, "test": 6},
+        batches={
+            "train": {"azimuth": 2, "elevation": 1, "light": 1, "intrinsic": 2},
+            "test": {"azimuth": 1, "elevation": 1, "light": 1, "intrinsic": 1},
+        },
+        chunk_batches=1,
+    )
+    for key, value in faces_overrides.items():
+        node = faces
+        *path, last = key.split(".")
+        for part in path:
+            node = node[part]
+        node[last] = value
+    return params
+
+
+def write_params(path: Path, params: dict) -> Path:
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def run_dcign(*args, cwd=None, env=None, check=False) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a fresh process, as a user would."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dcign {' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
