@@ -41,7 +41,8 @@ class NaiveRenderer:
 
         self.pyrender = pyrender
         self.cfg = cfg
-        self.framing = Framing(model.mean_shape, cfg.camera.distance, cfg.camera.fill)
+        self.framing = Framing(model.mean_shape, cfg.camera.distance, cfg.camera.fill,
+                               model.frame_center, model.frame_radius)
         self.renderer = pyrender.OffscreenRenderer(cfg.image_size, cfg.image_size)
 
     def render(self, mesh, azimuth, elevation, light_azimuth):

@@ -39,7 +39,7 @@ def make_renderer(cfg: FacesConfig, model: MorphableModel):
     from render.renderer import Framing, Renderer
 
     return Renderer(
-        Framing(model.mean_shape, cfg.camera.distance, cfg.camera.fill),
+        Framing(model.mean_shape, cfg.camera.distance, cfg.camera.fill, model.frame_center, model.frame_radius),
         cfg.image_size,
         ambient=cfg.lighting.ambient,
         intensity=cfg.lighting.intensity,

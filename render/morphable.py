@@ -32,6 +32,10 @@ class MorphableModel:
     albedo_basis: np.ndarray  # (Ka, N, 3) float32, unit-norm components
     albedo_std: np.ndarray  # (Ka,) float32
     triangles: np.ndarray  # (M, 3) int32
+    # Optional framing hint: the sphere the camera should fit, e.g. a head without its neck.
+    # None: the mean shape's bounding box centre and radius.
+    frame_center: tuple | None = None
+    frame_radius: float | None = None
 
     @property
     def n_vertices(self) -> int:

@@ -18,6 +18,8 @@ the origin sits between the ears at eye height. Everything is deterministic.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
@@ -32,6 +34,7 @@ COARSE_VOXEL = 0.0050  # metres, grid spacing far from the face
 GRID_LO = np.array([-0.100, -0.215, -0.125])
 GRID_HI = np.array([0.100, 0.140, 0.140])
 NECK_CUT_Y = -0.200
+CHIN_Y = -0.125  # just below the mean chin: the lower edge of the framed head
 
 EYE_CENTRE = np.array([0.0315, 0.0, 0.064])  # left eye (+X); the other is mirrored
 EYEBALL_RADIUS = 0.0118
@@ -746,4 +749,7 @@ def build_procedural_head() -> MorphableModel:
         tris,
     )
     model.validate(MODEL_NAME)
-    return model
+    # Frame the head (crown to chin, ears, nose) about the origin, letting the neck run out of
+    # the frame, so the face fills most of the image at every pose.
+    head = model.mean_shape[model.mean_shape[:, 1] > CHIN_Y]
+    return replace(model, frame_center=(0.0, 0.0, 0.0), frame_radius=float(np.linalg.norm(head, axis=1).max()))

@@ -57,12 +57,16 @@ def light_pose(azimuth_deg: float, elevation: float) -> np.ndarray:
 
 
 class Framing:
-    """Camera placement from a model's mean shape, so identities keep their relative size."""
+    """Camera placement from a model's mean shape (or its framing hint), fixed for all
+    identities so they keep their relative size. Objects rotate about the centre."""
 
-    def __init__(self, mean_vertices: np.ndarray, distance: float, fill: float):
-        lo, hi = mean_vertices.min(axis=0), mean_vertices.max(axis=0)
-        self.center = ((lo + hi) / 2).astype(np.float32)
-        self.radius = float(np.linalg.norm(mean_vertices - self.center, axis=1).max())
+    def __init__(self, mean_vertices: np.ndarray, distance: float, fill: float,
+                 center=None, radius: float | None = None):
+        if center is None:
+            lo, hi = mean_vertices.min(axis=0), mean_vertices.max(axis=0)
+            center = (lo + hi) / 2
+        self.center = np.asarray(center, dtype=np.float32)
+        self.radius = radius or float(np.linalg.norm(mean_vertices - self.center, axis=1).max())
         self.distance = distance * self.radius
         self.yfov = 2 * math.asin(1.0 / distance) / fill
         self.znear = max(self.distance - 2 * self.radius, 1e-3 * self.radius)
