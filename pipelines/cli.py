@@ -21,16 +21,24 @@ def _workers(requested: int | None, params: dict) -> int:
     return requested or os.cpu_count() or 1
 
 
-def cmd_render(args) -> None:
-    from render.config import faces_config, load_params
-    from render.faces import render_faces
+def _config(dataset: str, params_path: str):
+    from render.config import chairs_config, faces_config, load_params
 
-    params = load_params(args.params)
-    cfg = faces_config(params, where=str(args.params), base_dir=str(Path(args.params).parent))
-    out = Path(args.out or "data/rendered/faces")
-    info = render_faces(cfg, out, _workers(args.workers, params))
+    params = load_params(params_path)
+    parse = faces_config if dataset == "faces" else chairs_config
+    return params, parse(params, where=str(params_path), base_dir=str(Path(params_path).parent))
+
+
+def cmd_render(args) -> None:
+    params, cfg = _config(args.dataset, args.params)
+    out = Path(args.out or f"data/rendered/{args.dataset}")
+    if args.dataset == "faces":
+        from render.faces import render_faces as render
+    else:
+        from render.chairs import render_chairs as render
+    info = render(cfg, out, _workers(args.workers, params))
     n = sum(c["count"] for c in info["chunks"]) * cfg.batch_size
-    print(f"dcign: {n} face images in {len(info['chunks'])} chunks under {out}")
+    print(f"dcign: {n} {args.dataset[:-1]} images in {len(info['chunks'])} chunks under {out}")
 
 
 def cmd_preview(args) -> None:
@@ -41,12 +49,38 @@ def cmd_preview(args) -> None:
 
 
 def cmd_bench_render(args) -> None:
-    from render.bench import bench_render
-    from render.config import faces_config, load_params
+    from render.bench import bench_render, image_specs
 
-    params = load_params(args.params)
-    cfg = faces_config(params, where=str(args.params), base_dir=str(Path(args.params).parent))
-    bench_render(cfg, images=args.images, workers=_workers(args.workers, params))
+    dataset = "chairs" if args.chairs else "faces"
+    params, cfg = _config(dataset, args.params)
+    if dataset == "faces":
+        from render.faces import FaceBatchRenderer, components_used, load_model
+        from render.factors import batch_spec
+
+        model = load_model(cfg)
+        components_used(cfg, model)
+        factory, factory_args = FaceBatchRenderer, (cfg, model)
+        types = ("azimuth", "elevation", "light", "intrinsic")
+        description = f"{model.name} ({model.n_vertices} vertices, {len(model.triangles)} triangles)"
+
+        def spec_of(batch_type, index):
+            s = batch_spec(cfg, "train", batch_type, index)
+            return s.identity, s.azimuth, s.elevation, s.light_azimuth
+    else:
+        from render.chairs import ChairBatchRenderer, build_catalog
+        from render.factors import chair_batch_spec
+
+        catalog = build_catalog(cfg)
+        factory, factory_args = ChairBatchRenderer, (cfg, catalog)
+        types = ("azimuth", "intrinsic")
+        description = f"{cfg.source} chairs"
+
+        def spec_of(batch_type, index):
+            s = chair_batch_spec(cfg, "train", batch_type, index, catalog.pools["train"])
+            return s.identity, s.azimuth, s.elevation, [cfg.light_azimuth] * len(s.identity)
+    specs = image_specs(spec_of, types, args.images)
+    bench_render(factory, factory_args, f"{description} at {cfg.image_size}x{cfg.image_size}", specs,
+                 _workers(args.workers, params))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     render = sub.add_parser("render", help="render a single-factor dataset into chunk files")
-    render.add_argument("dataset", choices=["faces"])
+    render.add_argument("dataset", choices=["faces", "chairs"])
     render.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     render.add_argument("--out", help="output directory (default: data/rendered/<dataset>)")
     render.add_argument("--workers", type=int, help="processes (default: params render.workers; 0 = all cores)")
@@ -71,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_render.add_argument("--params", default="params.yaml")
     bench_render.add_argument("--images", type=int, default=200, help="images per measurement (default 200)")
     bench_render.add_argument("--workers", type=int, help="processes for the all-cores run (default: all cores)")
+    bench_render.add_argument("--chairs", action="store_true", help="bench the chairs dataset instead of faces")
     bench_render.set_defaults(func=cmd_bench_render)
     return parser
 

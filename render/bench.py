@@ -1,5 +1,5 @@
 """`dcign bench render`: the project's renderer against a naive pyrender baseline, same images,
-same mesh, same size, in one run; per process and with all cores.
+same meshes, same size, in one run; per process and with all cores.
 
 The baseline is what a first script would do: a new pyrender Scene, a mesh converted from
 trimesh and pyrender's default (physically based) shading for every image.
@@ -12,20 +12,16 @@ import time
 
 import numpy as np
 
-from render.config import BATCH_TYPES, FacesConfig
-from render.factors import batch_spec
 
-
-def image_specs(cfg: FacesConfig, n_images: int) -> list[tuple]:
-    """(identity, azimuth, elevation, light) of the first n images `render faces` would draw,
-    cycling through the batch types so every kind of batch is in the mix."""
+def image_specs(spec_of, batch_types, n_images: int) -> list[tuple]:
+    """(identity, azimuth, elevation, light) of the first n train images the dataset's render
+    would draw, cycling through the batch types so every kind of batch is in the mix.
+    `spec_of(batch_type, index)` gives those four per-image arrays of one batch."""
     specs = []
     index = 0
     while len(specs) < n_images:
-        for batch_type in BATCH_TYPES:
-            s = batch_spec(cfg, "train", batch_type, index)
-            specs += [(int(s.identity[i]), float(s.azimuth[i]), float(s.elevation[i]), float(s.light_azimuth[i]))
-                      for i in range(cfg.batch_size)]
+        for batch_type in batch_types:
+            specs += list(zip(*(np.asarray(v).tolist() for v in spec_of(batch_type, index))))
         index += 1
     return specs[:n_images]
 
@@ -34,33 +30,29 @@ class NaiveRenderer:
     """A new Scene, a mesh from trimesh and default shading per image (one context, reused:
     re-creating EGL contexts in one process is not supported by pyrender)."""
 
-    def __init__(self, cfg: FacesConfig, model):
+    def __init__(self, reference):
         import pyrender
 
-        from render.renderer import Framing
-
         self.pyrender = pyrender
-        self.cfg = cfg
-        self.framing = Framing(model.mean_shape, cfg.camera.distance, cfg.camera.fill,
-                               model.frame_center, model.frame_radius)
-        self.renderer = pyrender.OffscreenRenderer(cfg.image_size, cfg.image_size)
+        self.ref = reference  # the project's renderer: same framing, size, light and background
+        size = reference.image_size
+        self.renderer = pyrender.OffscreenRenderer(size, size)
 
     def render(self, mesh, azimuth, elevation, light_azimuth):
         import trimesh
 
         from render.renderer import head_pose, light_pose
 
-        pyrender, f = self.pyrender, self.framing
+        pyrender, ref, f = self.pyrender, self.ref, self.ref.framing
         colors = np.concatenate([mesh.albedo, np.ones((len(mesh.albedo), 1), np.float32)], axis=1)
         tm = trimesh.Trimesh(mesh.vertices - f.center, mesh.triangles, vertex_colors=colors, process=False)
-        bg = self.cfg.background / 255.0
-        scene = pyrender.Scene(bg_color=[bg, bg, bg, 1.0], ambient_light=[self.cfg.lighting.ambient] * 3)
+        scene = pyrender.Scene(bg_color=ref.scene.bg_color, ambient_light=ref.scene.ambient_light)
         scene.add(pyrender.Mesh.from_trimesh(tm), pose=head_pose(azimuth, elevation))
         cam_pose = np.eye(4)
         cam_pose[2, 3] = f.distance
         scene.add(pyrender.PerspectiveCamera(yfov=f.yfov, znear=f.znear, zfar=f.zfar), pose=cam_pose)
-        scene.add(pyrender.DirectionalLight(intensity=self.cfg.lighting.intensity),
-                  pose=light_pose(light_azimuth, self.cfg.lighting.elevation))
+        scene.add(pyrender.DirectionalLight(intensity=ref.light_intensity),
+                  pose=light_pose(light_azimuth, ref.light_elevation))
         color, _ = self.renderer.render(scene)
         return (color.astype(np.float32) @ np.array([0.21, 0.72, 0.07], np.float32)).astype(np.uint8)
 
@@ -74,67 +66,50 @@ def _init_measure(barrier) -> None:
     os.environ["LP_NUM_THREADS"] = "1"  # one core per process, so processes = cores used
 
 
-def _measure(kind: str, cfg: FacesConfig, model, specs: list[tuple]) -> tuple[int, float]:
+def _measure(kind: str, factory, factory_args, specs: list[tuple]) -> tuple[int, float]:
     """Render `specs` in this process; returns (images, seconds) excluding start-up, which
     ends for all processes together at the barrier."""
-    from render.factors import identity_coefficients
-
-    n_shape, n_albedo = cfg.shape_components, cfg.albedo_components
-    if kind == "dcign":
-        from render.faces import make_renderer
-
-        renderer = make_renderer(cfg, model)
-    else:
-        renderer = NaiveRenderer(cfg, model)
-    warm = model.instance(*identity_coefficients(cfg, specs[0][0], n_shape, n_albedo))
-    if kind == "dcign":
-        renderer.set_mesh(warm)
-        renderer.render(0.0, 0.0, 0.0)
-    else:
-        renderer.render(warm, 0.0, 0.0, 0.0)
-    _start_line.wait()
-    start = time.perf_counter()
+    batches = factory(*factory_args)
+    naive = NaiveRenderer(batches.renderer) if kind == "naive" else None
     current, mesh = None, None
-    for identity, az, el, light in specs:
-        if identity != current:
-            mesh = model.instance(*identity_coefficients(cfg, identity, n_shape, n_albedo))
-            current = identity
+    for warm_up in (True, False):
+        if not warm_up:
+            _start_line.wait()
+            start = time.perf_counter()
+        for identity, az, el, light in specs[:1] if warm_up else specs:
             if kind == "dcign":
-                renderer.set_mesh(mesh)
-        if kind == "dcign":
-            renderer.render(az, el, light)
-        else:
-            renderer.render(mesh, az, el, light)
+                batches.use(identity)
+                batches.renderer.render(az, el, light)
+            else:
+                if identity != current:
+                    mesh, current = batches.mesh(identity), identity
+                naive.render(mesh, az, el, light)
     return len(specs), time.perf_counter() - start
 
 
-def _throughput(kind: str, cfg: FacesConfig, model, specs: list[tuple], processes: int) -> float:
+def _throughput(kind: str, factory, factory_args, specs: list[tuple], processes: int) -> float:
     """Images/s with `processes` spawned workers splitting the same images (contiguous shares,
     so identities stay together as in a real render)."""
-    shares = [list(s) for s in np.array_split(np.array(specs, dtype=object), processes) if len(s)]
+    n = len(specs)
+    shares = [s for s in (specs[k * n // processes:(k + 1) * n // processes] for k in range(processes)) if s]
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(len(shares))
     with ctx.Pool(len(shares), initializer=_init_measure, initargs=(barrier,)) as pool:
-        results = pool.starmap(_measure, [(kind, cfg, model, share) for share in shares])
+        results = pool.starmap(_measure, [(kind, factory, factory_args, share) for share in shares])
     return sum(n for n, _ in results) / max(t for _, t in results)
 
 
-def bench_render(cfg: FacesConfig, images: int, workers: int) -> dict:
-    from render.faces import components_used, load_model
-
-    model = load_model(cfg)
-    components_used(cfg, model)
-    specs = image_specs(cfg, images)
-    print(f"dcign bench render: {images} images of {model.name} ({model.n_vertices} vertices, "
-          f"{model.triangles.shape[0]} triangles) at {cfg.image_size}x{cfg.image_size}, "
-          f"{workers} processes for the all-cores run", flush=True)
+def bench_render(factory, factory_args, description: str, specs: list[tuple], workers: int) -> dict:
+    """Measure both renderers on `specs` with 1 and `workers` processes and print the ratios."""
+    print(f"dcign bench render: {len(specs)} images of {description}, {workers} processes for the all-cores run",
+          flush=True)
     rates = {}
     for processes in sorted({1, workers}):
         for kind in ("dcign", "naive"):
-            rates[(kind, processes)] = _throughput(kind, cfg, model, specs, processes)
+            rates[(kind, processes)] = _throughput(kind, factory, factory_args, specs, processes)
             print(f"  {kind:6s} {processes:2d} process(es): {rates[(kind, processes)]:8.1f} images/s", flush=True)
     result = {
-        "images": images,
+        "images": len(specs),
         "workers": workers,
         "dcign_per_process": rates[("dcign", 1)],
         "naive_per_process": rates[("naive", 1)],

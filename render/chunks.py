@@ -7,6 +7,7 @@ timestamps), written atomically so an interrupted run leaves only whole chunks b
 from __future__ import annotations
 
 import io
+import json
 import multiprocessing
 import os
 import zipfile
@@ -98,32 +99,63 @@ def pending_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str) -> list
     return [c for c in chunks if not (out_dir / c.name).exists()]
 
 
-def run_chunks(
-    todo: list[Chunk],
-    render_chunk: Callable[[Chunk], int],
-    init_worker: Callable,
-    init_args: tuple,
-    workers: int,
-    images_per_batch: int,
-    desc: str,
-) -> None:
-    """Render `todo` with `workers` processes (1: in this process), one reused renderer each.
+INFO_FILE = "render_info.json"
+_worker: dict = {}
 
-    Workers are spawned, not forked, so each gets a clean EGL context; each writes its own
-    chunks, so the parent only tracks progress.
+
+def _init_worker(factory: Callable, factory_args: tuple, out_dir: str, fingerprint: str,
+                 single_process: bool = False) -> None:
+    if not single_process:
+        # Cores are shared out between processes; llvmpipe's own threads would oversubscribe them.
+        os.environ["LP_NUM_THREADS"] = "1"
+    _worker.clear()
+    _worker.update(source=factory(*factory_args), out_dir=Path(out_dir), fingerprint=fingerprint)
+
+
+def _render_chunk(chunk: Chunk) -> int:
+    source = _worker["source"]
+    parts = [source.render_batch(chunk.split, chunk.batch_type, chunk.first + i) for i in range(chunk.count)]
+    arrays = {key: np.stack([p[key] for p in parts]) for key in parts[0]}
+    arrays["batch_index"] = np.arange(chunk.first, chunk.first + chunk.count, dtype=np.int64)
+    arrays["fingerprint"] = np.array(_worker["fingerprint"])
+    write_npz(_worker["out_dir"] / chunk.name, arrays)
+    return int(arrays["images"].shape[0] * arrays["images"].shape[1])
+
+
+def render_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str, factory: Callable, factory_args: tuple,
+                  workers: int, images_per_batch: int, desc: str) -> None:
+    """Render every chunk not already on disk with `workers` processes (1: in this process).
+
+    `factory(*factory_args)` builds, once per process, an object whose
+    `render_batch(split, batch_type, index)` returns a batch's arrays (images first). Workers
+    are spawned, not forked, so each gets a clean EGL context; each writes its own chunks, so
+    the parent only tracks progress. The dataset's info file is removed first and written by
+    the caller last: present only once every chunk is.
     """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / INFO_FILE).unlink(missing_ok=True)
+    todo = pending_chunks(out_dir, chunks, fingerprint)
+    if len(todo) < len(chunks):
+        print(f"dcign: resuming: {len(chunks) - len(todo)} of {len(chunks)} chunks already rendered", flush=True)
+    init_args = (factory, factory_args, str(out_dir), fingerprint)
     total = sum(c.count for c in todo) * images_per_batch
     with tqdm(total=total, desc=desc, unit="img", dynamic_ncols=True, smoothing=0.1) as bar:
         if workers <= 1 or len(todo) <= 1:
-            init_worker(*init_args, single_process=True)
+            _init_worker(*init_args, single_process=True)
             for chunk in todo:
-                bar.update(render_chunk(chunk))
+                bar.update(_render_chunk(chunk))
             return
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(workers, initializer=init_worker, initargs=init_args) as pool:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
             try:
-                for n_images in pool.imap_unordered(render_chunk, todo):
+                for n_images in pool.imap_unordered(_render_chunk, todo):
                     bar.update(n_images)
             except BaseException:
                 pool.terminate()
                 raise
+
+
+def write_info(out_dir: Path, info: dict) -> None:
+    """The dataset's render_info.json: sorted keys, no timestamps, so identical data gives identical bytes."""
+    (Path(out_dir) / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")

@@ -203,3 +203,107 @@ def load_params(path: str | Path) -> dict:
 def load_faces_config(path: str | Path) -> FacesConfig:
     path = Path(path)
     return faces_config(load_params(path), where=str(path), base_dir=str(path.parent))
+
+
+CHAIR_BATCH_TYPES = ("azimuth", "intrinsic")
+AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
+
+
+@dataclass(frozen=True)
+class ChairsConfig:
+    source: str  # 'procedural' or a folder of CAD meshes
+    seed: int
+    batch_size: int
+    image_size: int
+    count: dict  # split -> number of procedural chairs
+    test_fraction: float
+    batches: dict  # split -> {batch type -> number of batches}
+    azimuths: tuple  # rad, evenly over 360 degrees
+    elevations: tuple  # rad
+    up_axis: str
+    front_axis: str
+    max_faces: int
+    lighting: Lighting  # light fixed relative to the camera
+    light_azimuth: float  # deg
+    camera: Camera
+    background: int
+    supersample: int
+    chunk_batches: int
+    base_dir: str = "."
+
+    def fingerprint(self, source_listing: str = "") -> str:
+        payload = asdict(self)
+        payload.pop("base_dir")
+        payload["source_listing"] = source_listing
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def grid(self, factor: str) -> np.ndarray:
+        return np.asarray(self.azimuths if factor == "azimuth" else self.elevations, dtype=np.float64)
+
+
+def chairs_config(params: dict, where: str = "params.yaml", base_dir: str = ".") -> ChairsConfig:
+    """Validate the `chairs` section of a params tree."""
+    b = _number(params, "chairs.batch_size", where, integer=True, lo=2)
+    source = _get(params, "chairs.source", where)
+    if not isinstance(source, str) or not source:
+        raise UserError(f"{where}: chairs.source = {source!r}: expected 'procedural' or a folder of CAD meshes")
+    if source != "procedural" and not (Path(base_dir) / source).is_dir():
+        raise UserError(f"{where}: chairs.source = {source!r}: folder not found; expected 'procedural' or a folder "
+                        "of CAD meshes (ShapeNet, ModelNet .off, .obj/.glb/.gltf/.ply/.stl)")
+    n_az = _number(params, "chairs.views.azimuths", where, integer=True, lo=b,
+                   expect=f"at least chairs.batch_size = {b} azimuths, since an azimuth batch shows that many")
+    elevations = _get(params, "chairs.views.elevations_deg", where)
+    if not isinstance(elevations, list) or not elevations:
+        raise UserError(f"{where}: chairs.views.elevations_deg = {elevations!r}: expected a non-empty list of degrees")
+    for i, e in enumerate(elevations):
+        if isinstance(e, bool) or not isinstance(e, (int, float)) or not -90 <= e <= 90:
+            raise UserError(f"{where}: chairs.views.elevations_deg[{i}] = {e!r}: expected degrees within +-90")
+    count = {s: _number(params, f"chairs.count.{s}", where, integer=True, lo=1) for s in SPLITS}
+    batches = {
+        s: {t: _number(params, f"chairs.batches.{s}.{t}", where, integer=True, lo=0) for t in CHAIR_BATCH_TYPES}
+        for s in SPLITS
+    }
+    if source == "procedural":
+        for s in SPLITS:
+            if batches[s]["intrinsic"] and count[s] < b:
+                raise UserError(f"{where}: chairs.count.{s} = {count[s]}: expected at least chairs.batch_size = {b} "
+                                "chairs, since an intrinsic batch shows that many different chairs")
+    up = _get(params, "chairs.up_axis", where)
+    front = _get(params, "chairs.front_axis", where)
+    for key, axis in (("chairs.up_axis", up), ("chairs.front_axis", front)):
+        if axis not in AXES:
+            raise UserError(f"{where}: {key} = {axis!r}: expected one of {', '.join(AXES)}")
+    if up[1] == front[1]:
+        raise UserError(f"{where}: chairs.front_axis = {front!r} is parallel to chairs.up_axis = {up!r}: "
+                        "expected two different axes")
+    return ChairsConfig(
+        source=source,
+        seed=_number(params, "chairs.seed", where, integer=True, lo=0),
+        batch_size=b,
+        image_size=_number(params, "chairs.image_size", where, integer=True, lo=16, hi=2048),
+        count=count,
+        test_fraction=float(_number(params, "chairs.test_fraction", where, lo=0, hi=1, lo_open=True,
+                                    expect="a fraction in (0, 1]")),
+        batches=batches,
+        azimuths=tuple(float(np.round(2 * math.pi * k / n_az, 10)) for k in range(n_az)),
+        elevations=tuple(float(np.round(math.radians(e), 10)) for e in elevations),
+        up_axis=up,
+        front_axis=front,
+        max_faces=_number(params, "chairs.max_faces", where, integer=True, lo=4),
+        lighting=Lighting(
+            ambient=float(_number(params, "chairs.lighting.ambient", where, lo=0, hi=1)),
+            intensity=float(_number(params, "chairs.lighting.intensity", where, lo=0, hi=4)),
+            elevation=float(_number(params, "chairs.lighting.elevation", where, lo=-math.pi / 2, hi=math.pi / 2,
+                                    expect="a value within +-1.5708 rad")),
+        ),
+        light_azimuth=float(_number(params, "chairs.lighting.azimuth", where, lo=-180, hi=180)),
+        camera=Camera(
+            distance=float(_number(params, "chairs.camera.distance", where, lo=1.5, hi=100,
+                                   expect="a distance between 1.5 and 100 bounding radii")),
+            fill=float(_number(params, "chairs.camera.fill", where, lo=0.1, hi=3)),
+        ),
+        background=_number(params, "chairs.background", where, integer=True, lo=0, hi=255),
+        supersample=_number(params, "chairs.supersample", where, integer=True, lo=1, hi=4),
+        chunk_batches=_number(params, "chairs.chunk_batches", where, integer=True, lo=1),
+        base_dir=str(base_dir),
+    )

@@ -1,21 +1,18 @@
 """The face dataset: single-factor batches of a morphable model, rendered into chunk files."""
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from render.chunks import Chunk, pending_chunks, plan_chunks, run_chunks, write_npz
+from render.chunks import Chunk, plan_chunks, render_chunks, write_info
 from render.config import BATCH_TYPES, SPLITS, FacesConfig
 from render.errors import UserError
 from render.factors import batch_spec, identity_coefficients
 from render.morphable import MorphableModel
 
 FORMAT_VERSION = 1
-INFO_FILE = "render_info.json"
 
 
 def load_model(cfg: FacesConfig) -> MorphableModel:
@@ -62,10 +59,12 @@ class FaceBatchRenderer:
     def coefficients(self, identity: int):
         return identity_coefficients(self.cfg, identity, self.n_shape, self.n_albedo)
 
-    def _use_identity(self, identity: int) -> None:
+    def mesh(self, identity: int):
+        return self.model.instance(*self.coefficients(identity))
+
+    def use(self, identity: int) -> None:
         if identity != self._identity:
-            shape, albedo = self.coefficients(identity)
-            self.renderer.set_mesh(self.model.instance(shape, albedo))
+            self.renderer.set_mesh(self.mesh(identity))
             self._identity = identity
 
     def render_batch(self, split: str, batch_type: str, index: int) -> dict:
@@ -73,7 +72,7 @@ class FaceBatchRenderer:
         s = self.cfg.image_size
         images = np.empty((self.cfg.batch_size, s, s), np.uint8)
         for i in range(self.cfg.batch_size):
-            self._use_identity(int(spec.identity[i]))
+            self.use(int(spec.identity[i]))
             images[i] = self.renderer.render(float(spec.azimuth[i]), float(spec.elevation[i]), float(spec.light_azimuth[i]))
         coeffs = [self.coefficients(int(k)) for k in spec.identity]
         return {
@@ -85,28 +84,6 @@ class FaceBatchRenderer:
             "shape_coeffs": np.stack([c[0] for c in coeffs]),
             "albedo_coeffs": np.stack([c[1] for c in coeffs]),
         }
-
-
-_worker: dict = {}
-
-
-def _init_worker(cfg: FacesConfig, model: MorphableModel, out_dir: str, single_process: bool = False) -> None:
-    if not single_process:
-        # Cores are shared out between processes; llvmpipe's own threads would oversubscribe them.
-        os.environ["LP_NUM_THREADS"] = "1"
-    _worker.clear()
-    _worker.update(batches=FaceBatchRenderer(cfg, model), cfg=cfg, out_dir=Path(out_dir))
-
-
-def _render_chunk(chunk: Chunk) -> int:
-    batches = _worker["batches"]
-    cfg = _worker["cfg"]
-    parts = [batches.render_batch(chunk.split, chunk.batch_type, chunk.first + i) for i in range(chunk.count)]
-    arrays = {key: np.stack([p[key] for p in parts]) for key in parts[0]}
-    arrays["batch_index"] = np.arange(chunk.first, chunk.first + chunk.count, dtype=np.int64)
-    arrays["fingerprint"] = np.array(cfg.fingerprint())
-    write_npz(_worker["out_dir"] / chunk.name, arrays)
-    return chunk.count * cfg.batch_size
 
 
 def render_info(cfg: FacesConfig, model: MorphableModel, chunks: list[Chunk]) -> dict:
@@ -139,19 +116,11 @@ def render_info(cfg: FacesConfig, model: MorphableModel, chunks: list[Chunk]) ->
 
 def render_faces(cfg: FacesConfig, out_dir: Path, workers: int) -> dict:
     """Render every planned chunk not already on disk; returns the dataset's render_info."""
-    out_dir = Path(out_dir)
     model = load_model(cfg)
     components_used(cfg, model)
     chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, BATCH_TYPES)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    info_path = out_dir / INFO_FILE
-    info_path.unlink(missing_ok=True)  # present only once every chunk is
-    todo = pending_chunks(out_dir, chunks, cfg.fingerprint())
-    done = len(chunks) - len(todo)
-    if done:
-        print(f"dcign: resuming: {done} of {len(chunks)} chunks already rendered", flush=True)
-    run_chunks(todo, _render_chunk, _init_worker, (cfg, model, str(out_dir)), workers,
-               cfg.batch_size, desc="render faces")
+    render_chunks(out_dir, chunks, cfg.fingerprint(), FaceBatchRenderer, (cfg, model), workers,
+                  cfg.batch_size, desc="render faces")
     info = render_info(cfg, model, chunks)
-    info_path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    write_info(out_dir, info)
     return info

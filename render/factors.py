@@ -70,3 +70,47 @@ def batch_spec(cfg: FacesConfig, split: str, batch_type: str, index: int) -> Bat
         light_azimuth=values["light_azimuth"].astype(np.float32),
         identity=identity.astype(np.int64),
     )
+
+
+@dataclass(frozen=True)
+class ChairBatchSpec:
+    """Ground truth of one chair batch: per-image view and chair id."""
+
+    split: str
+    batch_type: str
+    index: int
+    azimuth: np.ndarray  # (B,) rad
+    elevation: np.ndarray  # (B,) rad
+    identity: np.ndarray  # (B,) int64, index of the chair in the dataset's chair list
+
+
+def chair_split(seed: int, chair_ids: list[str], test_fraction: float) -> dict:
+    """Split a folder's chairs by a hash of (seed, chair id): stable when chairs are added or
+    removed, independent of listing order. Returns split -> sorted positions in `chair_ids`."""
+    import hashlib
+
+    test = []
+    train = []
+    for position, chair_id in enumerate(chair_ids):
+        digest = hashlib.sha256(f"{seed}:{chair_id}".encode()).digest()
+        (test if int.from_bytes(digest[:8], "big") / 2**64 < test_fraction else train).append(position)
+    return {"train": train, "test": test}
+
+
+def chair_batch_spec(cfg, split: str, batch_type: str, index: int, pool: list[int]) -> ChairBatchSpec:
+    """AZIMUTH: one chair at one elevation, B distinct azimuths (sorted); INTRINSIC: B distinct
+    chairs sharing one view. `pool` is the split's chair ids."""
+    from render.config import CHAIR_BATCH_TYPES
+
+    b = cfg.batch_size
+    rng = np.random.default_rng([cfg.seed, SPLITS.index(split), 100 + CHAIR_BATCH_TYPES.index(batch_type), index])
+    azimuths, elevations = cfg.grid("azimuth"), cfg.grid("elevation")
+    elevation = np.full(b, rng.choice(elevations))
+    if batch_type == "azimuth":
+        azimuth = np.sort(rng.choice(azimuths, size=b, replace=False))
+        identity = np.full(b, rng.choice(pool))
+    else:
+        azimuth = np.full(b, rng.choice(azimuths))
+        identity = rng.choice(np.asarray(pool), size=b, replace=False)
+    return ChairBatchSpec(split, batch_type, index, azimuth.astype(np.float32), elevation.astype(np.float32),
+                          identity.astype(np.int64))

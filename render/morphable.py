@@ -10,14 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class FaceMesh:
-    """One identity: vertex positions, per-vertex RGB albedo in [0, 1], triangles."""
-
-    vertices: np.ndarray  # (N, 3) float32, metres
-    albedo: np.ndarray  # (N, 3) float32 in [0, 1]
-    triangles: np.ndarray  # (M, 3) int32, counter-clockwise seen from outside
+from render.mesh import AlbedoMesh
 
 
 @dataclass(frozen=True)
@@ -49,7 +42,7 @@ class MorphableModel:
     def n_albedo(self) -> int:
         return int(self.albedo_std.shape[0])
 
-    def instance(self, shape_coeffs, albedo_coeffs) -> FaceMesh:
+    def instance(self, shape_coeffs, albedo_coeffs) -> AlbedoMesh:
         """Mesh for standard-normal coefficients; shorter vectors use the leading components."""
         shape_coeffs = np.asarray(shape_coeffs, dtype=np.float64).ravel()
         albedo_coeffs = np.asarray(albedo_coeffs, dtype=np.float64).ravel()
@@ -65,7 +58,7 @@ class MorphableModel:
         albedo = self.mean_albedo + np.tensordot(
             (albedo_coeffs * self.albedo_std[:ka]).astype(np.float32), self.albedo_basis[:ka], axes=1
         )
-        return FaceMesh(
+        return AlbedoMesh(
             vertices=np.ascontiguousarray(vertices, dtype=np.float32),
             albedo=np.clip(albedo, 0.0, 1.0).astype(np.float32),
             triangles=self.triangles,
@@ -129,17 +122,3 @@ def from_pca(
         albedo_std=(np.asarray(albedo_std, dtype=np.float64).ravel() * a_norm).astype(np.float32),
         triangles=np.asarray(triangles, dtype=np.int32).reshape(-1, 3),
     )
-
-
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Area-weighted smooth vertex normals (unit length), computed per identity."""
-    v = vertices.astype(np.float64)
-    a, b, c = v[triangles[:, 0]], v[triangles[:, 1]], v[triangles[:, 2]]
-    face_n = np.cross(b - a, c - a)
-    normals = np.zeros_like(v)
-    for k in range(3):
-        for axis in range(3):
-            normals[:, axis] += np.bincount(triangles[:, k], weights=face_n[:, axis], minlength=len(v))
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    length[length == 0] = 1.0
-    return (normals / length).astype(np.float32)

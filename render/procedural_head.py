@@ -25,6 +25,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from skimage.measure import marching_cubes
 
+from render.mesh import vertex_normals
 from render.morphable import MorphableModel, from_pca
 
 MODEL_NAME = "procedural_head"
@@ -705,7 +706,7 @@ def _lipschitz_caps(verts, tris, stride=4, step=1e-4):
     of points on, just inside and just outside the mean surface; its Frobenius norm bounds
     the local Lipschitz constant.
     """
-    normals = _vertex_normals(verts, tris)
+    normals = vertex_normals(verts, tris)
     sub = slice(0, None, stride)
     pts = np.concatenate([verts[sub], verts[sub] - 0.003 * normals[sub], verts[sub] + 0.002 * normals[sub]])
     f0 = _shape_fields(pts)
@@ -716,15 +717,6 @@ def _lipschitz_caps(verts, tris, stride=4, step=1e-4):
         lip = 3.0 * float(np.sqrt((jac**2).sum(axis=(1, 2))).max())  # Frobenius >= spectral
         factors.append(min(1.0, LIPSCHITZ_CAP / lip) if lip > 0 else 1.0)
     return np.array(factors)
-
-
-def _vertex_normals(v, f):
-    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    fn = np.cross(b - a, c - a)
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
 def build_procedural_head() -> MorphableModel:

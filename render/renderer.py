@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from render.errors import UserError
-from render.morphable import FaceMesh, vertex_normals
+from render.mesh import AlbedoMesh, vertex_normals
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
@@ -95,7 +95,7 @@ def _single_sample_renderer_class():
 
 
 class Renderer:
-    """Renders a FaceMesh under (azimuth, elevation, light azimuth) to uint8 grayscale."""
+    """Renders a AlbedoMesh under (azimuth, elevation, light azimuth) to uint8 grayscale."""
 
     def __init__(self, framing: Framing, image_size: int, ambient: float, intensity: float,
                  light_elevation: float, background: int, supersample: int = 2):
@@ -114,6 +114,7 @@ class Renderer:
         self.supersample = supersample
         self.framing = framing
         self.light_elevation = light_elevation
+        self.light_intensity = intensity
         bg = background / 255.0
         self.scene = pyrender.Scene(bg_color=[bg, bg, bg, 1.0], ambient_light=[ambient] * 3)
         camera = pyrender.PerspectiveCamera(yfov=framing.yfov, znear=framing.znear, zfar=framing.zfar, aspectRatio=1.0)
@@ -123,7 +124,7 @@ class Renderer:
         self._light = self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=intensity))
         self._mesh_node = None
 
-    def set_mesh(self, mesh: FaceMesh) -> None:
+    def set_mesh(self, mesh: AlbedoMesh) -> None:
         """Upload one identity; poses and lights then change without touching its buffers."""
         pyrender = self._pyrender
         vertices = mesh.vertices - self.framing.center
