@@ -154,8 +154,7 @@ def render_info(cfg: ChairsConfig, catalog: ChairCatalog, chunks) -> dict:
         },
         "counts": cfg.batches,
         "image_shape": [cfg.batch_size, cfg.image_size, cfg.image_size],
-        "chunks": [{"file": c.name, "split": c.split, "batch_type": c.batch_type, "first": c.first, "count": c.count}
-                   for c in chunks],
+        "chunks": [c.describe() for c in chunks],
     }
     if catalog.source == "procedural":
         from render.procedural_chairs import FAMILIES

@@ -37,6 +37,11 @@ class Chunk:
     def name(self) -> str:
         return f"{self.split}/{self.batch_type}-{self.index:05d}.npz"
 
+    def describe(self) -> dict:
+        """The chunk's entry in render_info.json."""
+        return {"file": self.name, "split": self.split, "batch_type": self.batch_type,
+                "first": self.first, "count": self.count}
+
 
 def plan_chunks(counts: dict, chunk_batches: int, splits: Iterable[str], batch_types: Iterable[str]) -> list[Chunk]:
     """Split `counts[split][type]` batches into chunks of at most `chunk_batches` batches."""

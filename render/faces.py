@@ -109,8 +109,7 @@ def render_info(cfg: FacesConfig, model: MorphableModel, chunks: list[Chunk]) ->
         },
         "counts": cfg.batches,
         "image_shape": [cfg.batch_size, cfg.image_size, cfg.image_size],
-        "chunks": [{"file": c.name, "split": c.split, "batch_type": c.batch_type, "first": c.first, "count": c.count}
-                   for c in chunks],
+        "chunks": [c.describe() for c in chunks],
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from render.chunks import read_npz
+from render.chunks import INFO_FILE, read_npz
 from render.errors import UserError
 
 LABEL_W = 110
@@ -38,9 +38,9 @@ def _caption(batch_type: str, data: dict, i: int) -> str:
 
 def contact_sheet(dataset_dir: str | Path, max_columns: int = 20) -> Image.Image:
     root = Path(dataset_dir)
-    info_path = root / "render_info.json"
+    info_path = root / INFO_FILE
     if not info_path.is_file():
-        raise UserError(f"{info_path}: not found; expected a finished render (run 'dcign render faces' first)")
+        raise UserError(f"{info_path}: not found; expected a finished render (run 'dcign render faces' or 'dcign render chairs' first)")
     info = json.loads(info_path.read_text())
     rows = []
     for batch_type in info["batch_types"]:

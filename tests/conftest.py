@@ -13,7 +13,8 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 
 def tiny_params(**faces_overrides) -> dict:
-    """The default params with a handful of small batches: fast, but the real renderer and model."""
+    """The default params with a handful of small batches of faces and chairs: fast, but the real
+    renderer, face model and chair generator."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     faces = params["faces"]
     faces.update(
@@ -25,6 +26,13 @@ def tiny_params(**faces_overrides) -> dict:
         },
         chunk_batches=1,
     )
+    params["chairs"].update(
+        batch_size=4,
+        count={"train": 8, "test": 4},
+        batches={"train": {"azimuth": 2, "intrinsic": 1}, "test": {"azimuth": 1, "intrinsic": 1}},
+        chunk_batches=1,
+    )
+    params["chairs"]["views"]["azimuths"] = 8
     for key, value in faces_overrides.items():
         node = faces
         *path, last = key.split(".")
