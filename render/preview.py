@@ -17,10 +17,15 @@ GAP = 4
 
 
 def _first_batch(root: Path, info: dict, batch_type: str):
+    """A batch of the first chunk of a type: for types other than azimuth, the most frontal one,
+    where the varied factor (light above all) is easiest to see."""
     for split in ("train", "test"):
         for chunk in info["chunks"]:
             if chunk["split"] == split and chunk["batch_type"] == batch_type:
-                return split, read_npz(root / chunk["file"])
+                data = read_npz(root / chunk["file"])
+                wrapped = np.abs(np.angle(np.exp(1j * data["azimuth"][:, 0].astype(float))))
+                best = 0 if batch_type == "azimuth" else int(np.argmin(wrapped))
+                return split, {key: value[best:best + 1] for key, value in data.items() if value.ndim}
     return None, None
 
 
