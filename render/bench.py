@@ -68,22 +68,25 @@ def _init_measure(barrier) -> None:
 
 def _measure(kind: str, factory, factory_args, specs: list[tuple]) -> tuple[int, float]:
     """Render `specs` in this process; returns (images, seconds) excluding start-up, which
-    ends for all processes together at the barrier."""
+    ends for all processes together at the barrier. Meshes are made before the clock starts:
+    both renderers get the same meshes, so only rendering is compared."""
     batches = factory(*factory_args)
+    meshes = {identity: batches.mesh(identity) for identity in dict.fromkeys(s[0] for s in specs)}
     naive = NaiveRenderer(batches.renderer) if kind == "naive" else None
-    current, mesh = None, None
+    renderer = batches.renderer
     for warm_up in (True, False):
         if not warm_up:
             _start_line.wait()
             start = time.perf_counter()
+        current = None
         for identity, az, el, light in specs[:1] if warm_up else specs:
             if kind == "dcign":
-                batches.use(identity)
-                batches.renderer.render(az, el, light)
-            else:
                 if identity != current:
-                    mesh, current = batches.mesh(identity), identity
-                naive.render(mesh, az, el, light)
+                    renderer.set_mesh(meshes[identity])
+                    current = identity
+                renderer.render(az, el, light)
+            else:
+                naive.render(meshes[identity], az, el, light)
     return len(specs), time.perf_counter() - start
 
 

@@ -147,7 +147,10 @@ class Renderer:
         k, s = self.supersample, self.image_size
         if k == 1:
             return np.ascontiguousarray(gray)
-        total = gray.reshape(s, k, s, k).sum(axis=(1, 3), dtype=np.uint32)
+        total = np.zeros((s, s), np.uint16)  # k*k*255 fits for k <= 4
+        for dy in range(k):
+            for dx in range(k):
+                total += gray[dy::k, dx::k]
         return ((total + k * k // 2) // (k * k)).astype(np.uint8)
 
     def close(self) -> None:
