@@ -1,8 +1,9 @@
 """Procedural morphable head: the embedded default face model, built from scratch.
 
 The mean head is a smooth signed-distance sculpture (ellipsoids, tapered capsules and
-carved eye sockets, blended with smooth minimum / maximum) sampled on a 2.5 mm voxel grid
-and meshed with marching cubes. Two eyeballs are separate closed spheres sitting in
+carved eye sockets, blended with smooth minimum / maximum) sampled on a warped voxel grid
+(3.3 mm over the face, coarser on the neck, the crown and behind the ears), meshed with
+marching cubes and projected back onto the exact surface. Two eyeballs are separate closed spheres sitting in
 carved cavities behind almond-shaped lid openings, so every connected component of the
 mesh is watertight and wound counter-clockwise seen from outside.
 
@@ -30,8 +31,9 @@ from render.morphable import MorphableModel, from_pca
 
 MODEL_NAME = "procedural_head"
 
-VOXEL = 0.0029  # metres, grid spacing over the face
-COARSE_VOXEL = 0.0050  # metres, grid spacing far from the face
+VOXEL = 0.0033  # metres, grid spacing over the face
+COARSE_VOXEL = 0.0055  # metres, grid spacing far from the face
+BACK_VOXEL = 0.0075  # metres, grid spacing behind the ears
 GRID_LO = np.array([-0.100, -0.215, -0.125])
 GRID_HI = np.array([0.100, 0.140, 0.140])
 NECK_CUT_Y = -0.200
@@ -41,7 +43,6 @@ EYE_CENTRE = np.array([0.0315, 0.0, 0.064])  # left eye (+X); the other is mirro
 EYEBALL_RADIUS = 0.0118
 EYE_CAVITY_RADIUS = 0.0129
 EYELID_RADIUS = 0.0163
-EYEBALL_SUBDIVISIONS = 3
 
 SHAPE_COMPONENT_NAMES = (
     "head_size",
@@ -232,10 +233,10 @@ def _head_sdf(p):
     # cheekbones
     d = _smin(d, _both(_ellipsoid, p, (0.045, -0.016, 0.052), (0.021, 0.014, 0.022)), 0.012)
     # soft cheeks
-    d = _smin(d, _both(_ellipsoid, p, (0.036, -0.042, 0.048), (0.024, 0.028, 0.026)), 0.018)
+    d = _smin(d, _both(_ellipsoid, p, (0.039, -0.046, 0.040), (0.022, 0.032, 0.030)), 0.03)
     # mandible: rami, body, chin
-    d = _smin(d, _both(_round_cone, p, (0.050, -0.010, -0.010), (0.047, -0.080, -0.004), 0.010, 0.010), 0.015)
-    d = _smin(d, _both(_round_cone, p, (0.047, -0.080, -0.004), (0.014, -0.106, 0.068), 0.010, 0.010), 0.024)
+    d = _smin(d, _both(_round_cone, p, (0.049, -0.010, -0.008), (0.045, -0.079, -0.002), 0.010, 0.010), 0.028)
+    d = _smin(d, _both(_round_cone, p, (0.045, -0.079, -0.002), (0.014, -0.106, 0.068), 0.010, 0.010), 0.03)
     d = _smin(d, _ellipsoid(p, (0.0, -0.066, 0.022), (0.044, 0.038, 0.056)), 0.02)
     d = _smin(d, _ellipsoid(p, (0.0, -0.101, 0.077), (0.019, 0.016, 0.016)), 0.016)
     # muzzle (dental arch) and lips
@@ -286,43 +287,42 @@ def _eye_carve(q):
     c = EYE_CENTRE
     cavity = _sphere(q, c, EYE_CAVITY_RADIUS)
     x, y, _ = _local(q, c, _rot(az=0.08))
-    lens = _lens2d(x, y, 0.0115, 0.0050, 0.0040)
+    lens = _lens2d(x, y, 0.0120, 0.0038, 0.0048)
     tunnel = np.maximum(lens, (c[2] + 0.0065) - q[2])
     return np.minimum(cavity, tunnel)
 
 
-def _icosphere(subdivisions):
-    t = (1.0 + 5.0**0.5) / 2.0
-    verts = [
-        (-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0),
-        (0, -1, t), (0, 1, t), (0, -1, -t), (0, 1, -t),
-        (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1),
-    ]
-    faces = [
-        (0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11),
-        (1, 5, 9), (5, 11, 4), (11, 10, 2), (10, 7, 6), (7, 1, 8),
-        (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9),
-        (4, 9, 5), (2, 4, 11), (6, 2, 10), (8, 6, 7), (9, 8, 1),
-    ]
-    v = [np.array(a, dtype=np.float64) / np.linalg.norm(a) for a in verts]
-    f = faces
-    for _ in range(subdivisions):
-        cache = {}
-        new_f = []
+# Polar angles (radians from the gaze direction) of the eyeball's vertex rings: dense where
+# the albedo changes (pupil and iris edges), so the iris reads crisp at small sizes.
+PUPIL_ANGLE = 0.21
+IRIS_ANGLE = 0.54
+_EYE_RINGS = (
+    0.07, 0.14, PUPIL_ANGLE - 0.015, PUPIL_ANGLE + 0.015, 0.29, 0.37, 0.45,
+    IRIS_ANGLE - 0.02, IRIS_ANGLE + 0.02, 0.66, 0.80, 0.96, 1.15, 1.40, 1.70, 2.10, 2.60,
+)
+_EYE_SEGMENTS = 32
 
-        def mid(i, j):
-            key = (min(i, j), max(i, j))
-            if key not in cache:
-                m = v[i] + v[j]
-                v.append(m / np.linalg.norm(m))
-                cache[key] = len(v) - 1
-            return cache[key]
 
-        for a, b, c in f:
-            ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
-            new_f += [(a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca)]
-        f = new_f
-    return np.array(v), np.array(f, dtype=np.int64)
+def _eyeball():
+    """Unit sphere with its poles on the z axis (+Z forward): vertices, outward triangles."""
+    th = np.asarray(_EYE_RINGS)
+    ph = np.arange(_EYE_SEGMENTS) * (2.0 * np.pi / _EYE_SEGMENTS)
+    ring = np.stack(
+        [np.sin(th)[:, None] * np.cos(ph), np.sin(th)[:, None] * np.sin(ph), np.cos(th)[:, None] + 0 * ph], -1
+    ).reshape(-1, 3)
+    verts = np.concatenate([[[0.0, 0.0, 1.0]], ring, [[0.0, 0.0, -1.0]]])
+    n, m = len(th), _EYE_SEGMENTS
+    idx = 1 + np.arange(n * m).reshape(n, m)
+    nxt = np.roll(idx, -1, axis=1)
+    faces = [np.stack([np.zeros(m, dtype=np.int64), idx[0], nxt[0]], 1)]
+    for r in range(n - 1):
+        a, b, c, d = idx[r], nxt[r], idx[r + 1], nxt[r + 1]
+        faces += [np.stack([a, c, d], 1), np.stack([a, d, b], 1)]
+    faces.append(np.stack([np.full(m, len(verts) - 1), nxt[-1], idx[-1]], 1))
+    faces = np.concatenate(faces).astype(np.int64)
+    if _signed_volume(verts, faces) < 0:
+        faces = faces[:, ::-1]
+    return verts, faces
 
 
 def _signed_volume(v, f):
@@ -359,6 +359,37 @@ def _axis(lo, hi, fine_lo, fine_hi, fine=VOXEL, coarse=COARSE_VOXEL, blend=0.03)
     return np.array(coords)
 
 
+def _grid_warp(X, Y, Z):
+    """Grid node positions from the per-axis tables: the x/y spacing grows behind the ears
+    (scaled about the middle of the back of the head), and x spacing grows over the crown
+    and down the neck, where the head is smooth. Each coordinate depends only on itself and
+    on the axes after it (x on x, y, z; y on y, z) with a positive derivative in itself, so
+    the map is one to one and marching cubes in index space gives a valid mesh."""
+    s_back = 1.0 + (BACK_VOXEL / VOXEL - 1.0) * _ramp(-Z, 0.028, 0.075)
+    s_top = 1.0 + 1.0 * _ramp(Y, 0.055, 0.090)
+    s_neck = 1.0 + 1.2 * _ramp(-Y, 0.130, 0.165)
+    x = X * s_back * np.maximum(s_top, s_neck)
+    # about eye height, fading linearly (slowly enough to stay monotone) to none at the cut
+    fade = np.clip((Y - NECK_CUT_Y - 0.010) / 0.17, 0.0, 1.0)
+    y = Y + (Y + 0.010) * (s_back - 1.0) * fade
+    return x, y, Z
+
+
+def _project(v, iterations=2, h=2e-4):
+    """Move vertices onto the exact zero set of the head SDF (Newton steps along the SDF
+    gradient, clamped to a fraction of a voxel): sharpens the lid margins and other carved
+    edges that marching cubes rounds off, at no cost in vertices."""
+    cut = v[:, 1] <= NECK_CUT_Y + 1e-9
+    for _ in range(iterations):
+        d = _head_sdf(tuple(v.T))
+        g = np.stack([(_head_sdf(tuple((v + h * e).T)) - d) / h for e in np.eye(3)], axis=1)
+        step = d / np.maximum((g * g).sum(axis=1), 1e-6)
+        step = np.clip(step, -0.3 * VOXEL, 0.3 * VOXEL)
+        step[cut] = 0.0
+        v = v - step[:, None] * g
+    return v
+
+
 def _head_mesh():
     axes = [
         _axis(GRID_LO[0], GRID_HI[0], -0.065, 0.065),
@@ -366,17 +397,19 @@ def _head_mesh():
         _axis(GRID_LO[2], GRID_HI[2], -0.01, 0.14),
     ]
     shape = tuple(len(a) for a in axes)
-    x = axes[0].astype(np.float32)[:, None, None]
-    y = axes[1].astype(np.float32)[None, :, None]
-    z = axes[2].astype(np.float32)[None, None, :]
-    vol = _head_sdf((x, y, z)).astype(np.float32)
+    X = axes[0][:, None, None]
+    Y = axes[1][None, :, None]
+    Z = axes[2][None, None, :]
+    px, py, pz = (np.broadcast_to(c, shape).astype(np.float32) for c in _grid_warp(X, Y, Z))
+    vol = _head_sdf((px, py, pz)).astype(np.float32)
     vol = np.broadcast_to(vol, shape).copy()
     # make sure the grid border is outside
     vol[[0, -1], :, :] = np.maximum(vol[[0, -1], :, :], VOXEL)
     vol[:, [0, -1], :] = np.maximum(vol[:, [0, -1], :], VOXEL)
     vol[:, :, [0, -1]] = np.maximum(vol[:, :, [0, -1]], VOXEL)
     verts, faces, _, _ = marching_cubes(vol, level=0.0, allow_degenerate=False)
-    verts = np.stack([np.interp(verts[:, i], np.arange(shape[i]), axes[i]) for i in range(3)], axis=1)
+    u = [np.interp(verts[:, i], np.arange(shape[i]), axes[i]) for i in range(3)]
+    verts = np.stack(_grid_warp(*u), axis=1)
     faces = faces.astype(np.int64)
     # keep the head's connected component(s) of reasonable size
     n = len(verts)
@@ -394,17 +427,21 @@ def _head_mesh():
     faces = remap[faces]
     if _signed_volume(verts, faces) < 0:
         faces = faces[:, ::-1]
+    verts = _project(verts)
     # light smoothing, keeping the flat neck cut's rim in place vertically
+    verts[np.abs(verts[:, 1] - NECK_CUT_Y) < 1e-4, 1] = NECK_CUT_Y  # warp round-off on the cut
     on_cut = verts[:, 1] < NECK_CUT_Y + 0.5 * VOXEL
     smoothed = _taubin(verts, faces, iterations=3)
     smoothed[on_cut, 1] = verts[on_cut, 1]
+    # the sheared cells behind the ears leave faint ridges: smooth that smooth region more
+    smoothed = _taubin(smoothed, faces, iterations=8, keep=on_cut | (smoothed[:, 2] > -0.015))
     return smoothed, faces
 
 
 def _mesh():
     """Mean vertices, triangles and part labels (0 skin, 1 left eyeball, 2 right eyeball)."""
     hv, hf = _head_mesh()
-    sv, sf = _icosphere(EYEBALL_SUBDIVISIONS)
+    sv, sf = _eyeball()
     verts = [hv]
     faces = [hf]
     parts = [np.zeros(len(hv), dtype=np.int64)]
@@ -606,8 +643,8 @@ def _albedo_fields(P, parts):
     ec = np.where(x[:, None] > 0, EYE_CENTRE, EYE_CENTRE * _MIRROR)
     d = P - ec
     ang = np.arccos(np.clip(d[:, 2] / np.maximum(np.linalg.norm(d, axis=1), 1e-9), -1.0, 1.0))
-    iris = eyes * (1.0 - _ramp(ang, 0.46, 0.52))
-    pupil = eyes * (1.0 - _ramp(ang, 0.19, 0.23))
+    iris = eyes * (ang < IRIS_ANGLE)
+    pupil = eyes * (ang < PUPIL_ANGLE)
 
     hair_line = _hairline(P)
     hair = skin * _ramp(y - hair_line, -0.007, 0.009)
@@ -623,11 +660,21 @@ def _albedo_fields(P, parts):
     lash = skin * (1.0 - _ramp(de, EYE_CAVITY_RADIUS + 0.0012, EYE_CAVITY_RADIUS + 0.0035)) * _ramp(z, EYE_CENTRE[2] + 0.005, EYE_CENTRE[2] + 0.008)
     lash *= 1.0 - _ramp(np.abs(P[:, 0]), 0.046, 0.05)
     under_eye = skin * _sym(P, lambda Q: _gauss(Q, (0.031, -0.012, 0.08), (0.011, 0.005, 0.02)))
-    beard_area = skin * _ramp(-y, 0.02, 0.05) * _ramp(z, -0.01, 0.03) * (1.0 - _ramp(-y, 0.125, 0.14)) * (1.0 - lips)
-    jaw = beard_area * (_ramp(np.abs(x), 0.02, 0.04)) * (1.0 - _sym(P, lambda Q: _gauss(Q, (0.035, -0.03, 0.07), (0.012, 0.012, 0.03))))
-    moustache = skin * _gauss(P, (0.0, -0.0505, 0.097), (0.018, 0.0045, 0.03)) * (1.0 - lips)
-    chin_beard = skin * _gauss(P, (0.0, -0.092, 0.085), (0.018, 0.016, 0.03)) * (1.0 - lips)
-    cheeks = skin * _sym(P, lambda Q: _gauss(Q, (0.04, -0.03, 0.06), (0.017, 0.017, 0.03)))
+    # beard area: below a line from the sideburns down to the mouth corners, over the upper
+    # lip, the chin and the jaw line, fading softly into the cheeks and under the jaw
+    ax = np.abs(x)
+    beard_line = -0.047 + 0.85 * np.clip(ax - 0.022, 0.0, None)
+    beard = (
+        skin
+        * _ramp(beard_line - y, -0.006, 0.010)
+        * (1.0 - _ramp(-y, 0.120, 0.145))
+        * _ramp(z, -0.012, 0.012)
+        * (1.0 - 0.9 * lips)
+        * (1.0 - nostrils)
+    )
+    moustache = beard * _gauss(P, (0.0, -0.052, 0.095), (0.022, 0.009, 0.04))
+    chin_beard = beard * _gauss(P, (0.0, -0.095, 0.08), (0.024, 0.022, 0.04))
+    cheeks = skin * _sym(P, lambda Q: _gauss(Q, (0.04, -0.028, 0.06), (0.024, 0.022, 0.04)))
     forehead = skin * _gauss(P, (0.0, 0.055, 0.08), (0.03, 0.02, 0.04)) * (1.0 - hair)
     nose = skin * _gauss(P, (0.0, -0.02, 0.105), (0.01, 0.02, 0.02))
     ears = skin * _sym(P, lambda Q: _bump(Q, _EAR_CENTRE + (0.004, 0, 0), (0.02, 0.045, 0.03)))
@@ -657,7 +704,7 @@ def _albedo_fields(P, parts):
     F["skin_tone"] = g(0.07 * body)
     F["skin_warmth"] = (0.025 * body)[:, None] * np.array([1.0, 0.0, -1.0])
     F["forehead_tone"] = g(0.035 * forehead)
-    F["cheek_tone"] = (0.035 * cheeks)[:, None] * np.array([0.7, 1.0, 1.0])
+    F["cheek_tone"] = (0.022 * cheeks)[:, None] * np.array([0.8, 1.0, 1.0])
     F["nose_tone"] = g(0.03 * nose)
     F["neck_ear_tone"] = g(0.03 * np.clip(neck + ears, 0, 1) * not_hair)
     F["brow_darkness"] = g(-0.09 * brow)
@@ -669,25 +716,26 @@ def _albedo_fields(P, parts):
     F["brow_gap"] = g(-0.1 * gapd)
     F["lip_darkness"] = g(-0.05 * lips)
     F["lip_redness"] = (0.03 * lips)[:, None] * np.array([1.0, -0.6, -0.5])
-    F["jaw_stubble"] = g(-0.06 * jaw * not_hair)
-    F["moustache"] = g(-0.07 * moustache)
-    F["chin_beard"] = g(-0.07 * chin_beard)
+    F["jaw_stubble"] = g(-0.05 * beard * not_hair)
+    F["moustache"] = g(-0.05 * moustache * not_hair)
+    F["chin_beard"] = g(-0.05 * chin_beard * not_hair)
     F["hair_darkness"] = g(-0.12 * hair)
     F["hairline_height"] = (hair_edge * 0.9)[:, None] * (hair_rgb - skin_rgb)
     F["hair_sides"] = g(-0.12 * temples * not_hair)
     F["iris_darkness"] = g(-0.12 * (iris - pupil))
     F["under_eye_shadow"] = g(-0.035 * under_eye)
     F["lash_line"] = g(-0.08 * lash)
+    # large, faint mottling (wavelengths of 10-30 cm)
     freqs = [
-        ((31.0, 17.0, 23.0), 0.3),
-        ((-19.0, 37.0, 13.0), 1.1),
-        ((23.0, -29.0, 41.0), 2.0),
-        ((43.0, 11.0, -27.0), 2.9),
-        ((-13.0, -41.0, 33.0), 4.2),
+        ((13.0, 7.0, 9.0), 0.3),
+        ((-8.0, 15.0, 5.0), 1.1),
+        ((9.0, -12.0, 17.0), 2.0),
+        ((18.0, 4.0, -11.0), 2.9),
+        ((-5.0, -17.0, 14.0), 4.2),
     ]
     for i, (k, phase) in enumerate(freqs):
         wave = np.sin(P @ np.asarray(k) + phase) * np.sin(P @ np.asarray(k[::-1]) * 0.7 + 2 * phase)
-        F[f"blotch_{i + 1}"] = g(0.03 * body * wave)
+        F[f"blotch_{i + 1}"] = g(0.012 * body * wave)
     return mean, F
 
 
