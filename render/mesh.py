@@ -13,6 +13,7 @@ class AlbedoMesh:
     vertices: np.ndarray  # (N, 3) float32, metres or normalised units
     albedo: np.ndarray  # (N, 3) float32 in [0, 1]
     triangles: np.ndarray  # (M, 3) int32, counter-clockwise seen from outside
+    normals: np.ndarray | None = None  # (N, 3) float32 unit normals; None: smooth, computed when rendered
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -33,10 +34,15 @@ def facet(mesh: AlbedoMesh) -> AlbedoMesh:
     """Give every triangle its own three vertices, so smooth normals become flat ones: hard-edged
     CAD models (chairs) shade as facets instead of melting into blobs."""
     corners = mesh.triangles.reshape(-1)
+    v = mesh.vertices.astype(np.float64)
+    a, b, c = (v[mesh.triangles[:, k]] for k in range(3))
+    face_n = np.cross(b - a, c - a)
+    face_n /= np.maximum(np.linalg.norm(face_n, axis=1, keepdims=True), 1e-20)
     return AlbedoMesh(
         vertices=np.ascontiguousarray(mesh.vertices[corners]),
         albedo=np.ascontiguousarray(mesh.albedo[corners]),
         triangles=np.arange(len(corners), dtype=np.int32).reshape(-1, 3),
+        normals=np.repeat(face_n, 3, axis=0).astype(np.float32),
     )
 
 

@@ -88,8 +88,8 @@ def _single_sample_renderer_class():
             width, height = self._main_fb_dims
             GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._main_fb)
             GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-            buf = GL.glReadPixels(0, 0, width, height, GL.GL_RED, GL.GL_UNSIGNED_BYTE)
-            return np.frombuffer(buf, dtype=np.uint8).reshape(height, width)[::-1]
+            buf = GL.glReadPixels(0, 0, width, height, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+            return np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 4)[::-1, :, 0]
 
     return SingleSampleRenderer
 
@@ -131,7 +131,7 @@ class Renderer:
         colors = np.concatenate([mesh.albedo, np.ones((len(vertices), 1), np.float32)], axis=1)
         primitive = pyrender.Primitive(
             positions=vertices,
-            normals=vertex_normals(vertices, mesh.triangles),
+            normals=vertex_normals(vertices, mesh.triangles) if mesh.normals is None else mesh.normals,
             color_0=colors,
             indices=mesh.triangles,
             mode=pyrender.constants.GLTF.TRIANGLES,
