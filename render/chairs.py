@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from render.chunks import plan_chunks, render_chunks, write_info
-from render.config import CHAIR_BATCH_TYPES, SPLITS, ChairsConfig
+from render.config import CHAIR_BATCH_TYPES, SPLITS, ChairsConfig, code_digest
 from render.errors import UserError
 from render.factors import chair_batch_spec, chair_split
 from render.mesh import AlbedoMesh, facet, normalised
@@ -68,7 +68,8 @@ def build_catalog(cfg: ChairsConfig) -> ChairCatalog:
         if any(cfg.batches[split].values()) and len(pools[split]) < need:
             raise UserError(f"chairs.source = {cfg.source!r}: the {split} split holds {len(pools[split])} usable "
                             f"chairs, expected at least {need} (more chairs, or another chairs.test_fraction)")
-    listing = [(s.chair_id, [(f, (root / f).stat().st_size) for f in s.files]) for s in usable]
+    listing = [(s.chair_id, [(f, (root / f).stat().st_size, (root / f).stat().st_mtime_ns) for f in s.files])
+               for s in usable]
     import hashlib
 
     digest = hashlib.sha256(json.dumps([listing, skipped], sort_keys=True).encode()).hexdigest()[:16]
@@ -133,13 +134,17 @@ class ChairBatchRenderer:
         }
 
 
+def fingerprint(cfg: ChairsConfig, catalog: ChairCatalog) -> str:
+    return cfg.fingerprint(f"code:{code_digest()} listing:{catalog.listing}")
+
+
 def render_info(cfg: ChairsConfig, catalog: ChairCatalog, chunks) -> dict:
     config = asdict(cfg)
     config.pop("base_dir")
     info = {
         "format_version": FORMAT_VERSION,
         "dataset": "chairs",
-        "fingerprint": cfg.fingerprint(catalog.listing),
+        "fingerprint": fingerprint(cfg, catalog),
         "config": config,
         "chairs": {
             "source": cfg.source,
@@ -169,7 +174,7 @@ def render_chairs(cfg: ChairsConfig, out_dir: Path, workers: int) -> dict:
     out_dir = Path(out_dir)
     catalog = build_catalog(cfg)
     chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, CHAIR_BATCH_TYPES)
-    render_chunks(out_dir, chunks, cfg.fingerprint(catalog.listing), ChairBatchRenderer, (cfg, catalog), workers,
+    render_chunks(out_dir, chunks, fingerprint(cfg, catalog), ChairBatchRenderer, (cfg, catalog), workers,
                   cfg.batch_size, desc="render chairs")
     (out_dir / SKIPPED_FILE).write_text(json.dumps(list(catalog.skipped), indent=2, sort_keys=True) + "\n")
     if catalog.skipped:

@@ -70,14 +70,30 @@ class FacesConfig:
     chunk_batches: int
     base_dir: str = "."
 
-    def fingerprint(self) -> str:
-        """Hash of everything that changes pixels or labels; chunks carry it to detect stale files."""
-        payload = asdict(self)
-        payload.pop("base_dir")
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def fingerprint(self, inputs: str = "") -> str:
+        """Hash of everything that changes pixels or labels: these params plus `inputs` (digests of
+        the code and the model). Chunks carry it so stale files are never reused."""
+        return _fingerprint(self, inputs)
 
     def grid(self, factor: str) -> np.ndarray:
         return self.factors[factor].values
+
+
+def _fingerprint(cfg, inputs: str) -> str:
+    payload = asdict(cfg)
+    payload.pop("base_dir")
+    payload["inputs"] = inputs
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_digest() -> str:
+    """Digest of the render package's source and shaders: any change to how pixels are made
+    invalidates finished chunks (DVC re-runs the stage; this stops a resume from keeping them)."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.glob("*.py")) + sorted((root / "shaders").glob("*")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _get(tree: dict, key: str, where: str):
@@ -231,11 +247,9 @@ class ChairsConfig:
     chunk_batches: int
     base_dir: str = "."
 
-    def fingerprint(self, source_listing: str = "") -> str:
-        payload = asdict(self)
-        payload.pop("base_dir")
-        payload["source_listing"] = source_listing
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def fingerprint(self, inputs: str = "") -> str:
+        """As FacesConfig.fingerprint; `inputs` also covers the chair folder's listing."""
+        return _fingerprint(self, inputs)
 
     def grid(self, factor: str) -> np.ndarray:
         return np.asarray(self.azimuths if factor == "azimuth" else self.elevations, dtype=np.float64)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from render.chunks import Chunk, plan_chunks, render_chunks, write_info
-from render.config import BATCH_TYPES, SPLITS, FacesConfig
+from render.config import BATCH_TYPES, SPLITS, FacesConfig, code_digest
 from render.errors import UserError
 from render.factors import batch_spec, identity_coefficients
 from render.morphable import MorphableModel
@@ -86,6 +86,10 @@ class FaceBatchRenderer:
         }
 
 
+def fingerprint(cfg: FacesConfig, model: MorphableModel) -> str:
+    return cfg.fingerprint(f"code:{code_digest()} model:{model.digest()}")
+
+
 def render_info(cfg: FacesConfig, model: MorphableModel, chunks: list[Chunk]) -> dict:
     """What a reader needs to interpret the chunks, and nothing that varies between runs."""
     config = asdict(cfg)
@@ -93,7 +97,7 @@ def render_info(cfg: FacesConfig, model: MorphableModel, chunks: list[Chunk]) ->
     return {
         "format_version": FORMAT_VERSION,
         "dataset": "faces",
-        "fingerprint": cfg.fingerprint(),
+        "fingerprint": fingerprint(cfg, model),
         "config": config,
         "model": {
             "name": model.name,
@@ -118,7 +122,7 @@ def render_faces(cfg: FacesConfig, out_dir: Path, workers: int) -> dict:
     model = load_model(cfg)
     components_used(cfg, model)
     chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, BATCH_TYPES)
-    render_chunks(out_dir, chunks, cfg.fingerprint(), FaceBatchRenderer, (cfg, model), workers,
+    render_chunks(out_dir, chunks, fingerprint(cfg, model), FaceBatchRenderer, (cfg, model), workers,
                   cfg.batch_size, desc="render faces")
     info = render_info(cfg, model, chunks)
     write_info(out_dir, info)

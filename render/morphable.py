@@ -64,6 +64,15 @@ class MorphableModel:
             triangles=self.triangles,
         )
 
+    def digest(self) -> str:
+        """Content hash of the arrays, so data rendered from another model is never reused."""
+        import hashlib
+
+        h = hashlib.sha256(self.name.encode())
+        for field in ("mean_shape", "shape_basis", "shape_std", "mean_albedo", "albedo_basis", "albedo_std", "triangles"):
+            h.update(np.ascontiguousarray(getattr(self, field)).tobytes())
+        return h.hexdigest()[:16]
+
     def validate(self, source: str) -> None:
         """Raise ValueError naming `source` when arrays disagree in shape or hold non-finite values."""
         n = self.n_vertices

@@ -60,7 +60,7 @@ def test_chunks_hold_images_and_ground_truth(rendered):
     out = rendered / "out"
     info = json.loads((out / "render_info.json").read_text())
     cfg = faces_config(tiny_params())
-    assert info["fingerprint"] == cfg.fingerprint()
+    assert len({str(read_npz(out / c["file"])["fingerprint"]) for c in info["chunks"]} | {info["fingerprint"]}) == 1
     train_ids, test_ids = set(), set()
     for chunk in info["chunks"]:
         data = read_npz(out / chunk["file"])
@@ -142,7 +142,8 @@ def test_changed_params_replace_stale_chunks(rendered, tmp_path):
     shutil.copytree(rendered / "out", out)
     params = write_params(tmp_path / "params.yaml", tiny_params(**{"lighting.ambient": 0.5}))
     run_dcign("render", "faces", "--params", params, "--out", out, "--workers", 1, check=True)
-    fingerprint = faces_config(tiny_params(**{"lighting.ambient": 0.5})).fingerprint()
+    fingerprint = json.loads((out / "render_info.json").read_text())["fingerprint"]
+    assert fingerprint != json.loads((rendered / "out" / "render_info.json").read_text())["fingerprint"]
     for path in out.rglob("*.npz"):
         assert str(read_npz(path)["fingerprint"]) == fingerprint
 
@@ -205,3 +206,17 @@ def test_ctrl_c_keeps_finished_chunks_and_the_rerun_completes_them(rendered, tmp
     again = run_dcign("render", "faces", "--params", params, "--out", out, "--workers", 2, check=True)
     assert f"resuming: {finished} of 10 chunks already rendered" in again.stdout
     assert tree_digest(out) == tree_digest(rendered / "out")
+
+
+def test_fingerprint_covers_params_model_and_code(model, monkeypatch):
+    from dataclasses import replace
+
+    import render.faces as faces
+
+    cfg = faces_config(tiny_params())
+    base = faces.fingerprint(cfg, model)
+    assert faces.fingerprint(cfg, model) == base
+    assert faces.fingerprint(faces_config(tiny_params(seed=99)), model) != base
+    assert faces.fingerprint(cfg, replace(model, shape_std=model.shape_std * 1.01)) != base
+    monkeypatch.setattr(faces, "code_digest", lambda: "another-renderer")
+    assert faces.fingerprint(cfg, model) != base
