@@ -49,7 +49,7 @@ def cmd_preview(args) -> None:
 
 
 def cmd_bench_render(args) -> None:
-    from render.bench import bench_render, image_specs
+    from render.bench_render import bench_render, image_specs
 
     dataset = "chairs" if args.chairs else "faces"
     params, cfg = _config(dataset, args.params)
@@ -83,6 +83,28 @@ def cmd_bench_render(args) -> None:
                  _workers(args.workers, params))
 
 
+def cmd_shard(args) -> None:
+    from render.config import load_params
+    from render.shards import shard_params, write_shards
+
+    manifest = write_shards(Path(args.input), Path(args.out), shard_params(load_params(args.params), str(args.params)))
+    sizes = {s: m["batches"] for s, m in manifest["splits"].items()}
+    print(f"dcign: {len(manifest['files'])} files under {args.out}, batches per split: {sizes}")
+
+
+def cmd_verify(args) -> None:
+    from render.shards import verify
+
+    n = verify(args.dir)
+    print(f"dcign: {args.dir}: all {n} files match the manifest")
+
+
+def cmd_bench_load(args) -> None:
+    from render.bench_load import bench_load
+
+    bench_load(args.data, n_batches=args.batches)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcign", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--out", required=True, help="PNG file to write")
     preview.set_defaults(func=cmd_preview)
 
+    shard = sub.add_parser("shard", help="pack a rendered dataset into verified shards with a manifest")
+    shard.add_argument("--in", dest="input", required=True, help="a rendered dataset directory")
+    shard.add_argument("--out", required=True, help="shard directory to write")
+    shard.add_argument("--params", default="params.yaml", help="params file (shards section)")
+    shard.set_defaults(func=cmd_shard)
+
+    verify = sub.add_parser("verify", help="check every shard file's sha256 against the manifest")
+    verify.add_argument("dir", help="a shard directory")
+    verify.set_defaults(func=cmd_verify)
+
     bench = sub.add_parser("bench", help="speed benchmarks against a baseline in the same run")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     bench_render = bench_sub.add_parser("render", help="images/s of the renderer vs a naive pyrender baseline")
@@ -107,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_render.add_argument("--workers", type=int, help="processes for the all-cores run (default: all cores)")
     bench_render.add_argument("--chairs", action="store_true", help="bench the chairs dataset instead of faces")
     bench_render.set_defaults(func=cmd_bench_render)
+    bench_load = bench_sub.add_parser("load", help="images/s from shards vs from PNG files")
+    bench_load.add_argument("--data", required=True, help="a shard directory")
+    bench_load.add_argument("--batches", type=int, default=200, help="random batches to read (default 200)")
+    bench_load.set_defaults(func=cmd_bench_load)
     return parser
 
 

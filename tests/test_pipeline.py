@@ -52,12 +52,27 @@ def test_dvc_repro_renders_and_previews_then_is_up_to_date(repo):
     assert "didn't change, skipping" in again or "up to date" in again
 
 
+def test_push_delete_pull_restores_verified_shards(repo, tmp_path_factory):
+    remote = tmp_path_factory.mktemp("remote")
+    sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=repo)
+    sh("dvc", "push", cwd=repo)
+    shutil.rmtree(repo / ".dvc" / "cache")
+    shutil.rmtree(repo / "data")
+    sh("dvc", "pull", cwd=repo)
+    for dataset in ("faces", "chairs"):
+        assert "match the manifest" in sh("dcign", "verify", f"data/shards/{dataset}", cwd=repo)
+    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo)
+
+
 def test_changing_a_face_param_reruns_render_and_preview(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["faces"]["factors"]["azimuth"]["max"] = 1.0
     write_params(repo / "params.yaml", params)
     status = sh("dvc", "status", cwd=repo)
     assert "render_faces" in status and "modified:           faces" in status
+    assert "render_chairs" not in status
     assert "Running stage 'render_faces'" in sh("dvc", "repro", "--dry", cwd=repo)
     run = sh("dvc", "repro", cwd=repo)
-    assert "Running stage 'render_faces'" in run and "Running stage 'preview_faces'" in run
+    assert "Running stage 'render_faces'" in run and "Running stage 'preview@faces'" in run
+    assert "Running stage 'shard@faces'" in run
+    assert "Running stage 'render_chairs'" not in run and "Running stage 'shard@chairs'" not in run
