@@ -86,12 +86,17 @@ def _fingerprint(cfg, inputs: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# The modules that decide pixels and labels (the render stages' code deps in dvc.yaml).
+RENDER_CODE = ("bfm.py", "chair_meshes.py", "chairs.py", "chunks.py", "config.py", "faces.py", "factors.py",
+               "mesh.py", "morphable.py", "procedural_chairs.py", "procedural_head.py", "renderer.py")
+
+
 def code_digest() -> str:
-    """Digest of the render package's source and shaders: any change to how pixels are made
-    invalidates finished chunks (DVC re-runs the stage; this stops a resume from keeping them)."""
+    """Digest of the rendering code and shaders: any change to how pixels are made invalidates
+    finished chunks (DVC re-runs the stage; this stops a resume from keeping them)."""
     root = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(root.glob("*.py")) + sorted((root / "shaders").glob("*")):
+    for path in [root / name for name in RENDER_CODE] + sorted((root / "shaders").glob("*")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 

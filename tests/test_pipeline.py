@@ -76,3 +76,13 @@ def test_changing_a_face_param_reruns_render_and_preview(repo):
     assert "Running stage 'render_faces'" in run and "Running stage 'preview@faces'" in run
     assert "Running stage 'shard@faces'" in run
     assert "Running stage 'render_chairs'" not in run and "Running stage 'shard@chairs'" not in run
+
+
+def test_render_stages_depend_on_the_code_that_makes_pixels():
+    from render.config import RENDER_CODE
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    deps = set(stages["render_faces"]["deps"]) | set(stages["render_chairs"]["deps"])
+    assert {f"render/{name}" for name in RENDER_CODE} <= deps
+    for stage in ("render_faces", "render_chairs"):
+        assert all((REPO / dep).exists() for dep in stages[stage]["deps"])
