@@ -105,6 +105,17 @@ def cmd_bench_load(args) -> None:
     bench_load(args.data, n_batches=args.batches)
 
 
+def cmd_train(args) -> None:
+    from render.config import load_params
+    from train.config import train_config
+    from train.trainer import Trainer
+
+    cfg = train_config(load_params(args.params), args.config, where=str(args.params))
+    terms = Trainer(cfg, Path(args.data), Path(args.out or f"models/{args.config}")).run()
+    print(f"dcign: {cfg.name} trained for {cfg.steps} steps; last losses per image: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in terms.items() if k in ("loss", "bce", "kl")))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcign", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     shard.add_argument("--out", required=True, help="shard directory to write")
     shard.add_argument("--params", default="params.yaml", help="params file (shards section)")
     shard.set_defaults(func=cmd_shard)
+
+    train = sub.add_parser("train", help="train a DC-IGN (or the entangled baseline) on shards")
+    train.add_argument("--data", required=True, help="a shard directory, e.g. data/shards/faces")
+    train.add_argument("--config", required=True, help="the train.<name> section of params.yaml")
+    train.add_argument("--out", help="model directory (default: models/<name>)")
+    train.add_argument("--params", default="params.yaml")
+    train.set_defaults(func=cmd_train)
 
     verify = sub.add_parser("verify", help="check every shard file's sha256 against the manifest")
     verify.add_argument("dir", help="a shard directory")

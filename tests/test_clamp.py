@@ -1,0 +1,111 @@
+"""The clamp: forward values, the hand-written (non-derivative) backward, and gradient flow in the model.
+
+torch.autograd.gradcheck is NOT applicable here: the backward deliberately is not the true
+derivative of the forward (clamped dims get an invariance signal instead), so the gradients
+are checked against a hand computation instead.
+"""
+import pytest
+import torch
+
+from train.clamp import Clamp, clamp
+from train.model import DCIGN, ModelConfig, loss_terms
+
+ACTIVE = [1, 3]
+INACTIVE = [0, 2, 4]
+
+
+def make_x(dtype=torch.float64):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(4, 5, generator=g, dtype=dtype)
+
+
+@pytest.mark.parametrize("mode", ["mean", "first"])
+def test_forward_values(mode):
+    x = make_x()
+    y = clamp(x, ACTIVE, mode=mode)
+    assert torch.equal(y[:, ACTIVE], x[:, ACTIVE])
+    shared = x.mean(0) if mode == "mean" else x[0]
+    for j in INACTIVE:
+        assert torch.all(y[:, j] == y[0, j])  # constant across the batch
+        assert torch.allclose(y[:, j], shared[j].expand(4), rtol=0, atol=1e-12)
+
+
+def test_active_accepts_tensor_and_all_active_is_identity():
+    x = make_x()
+    assert torch.equal(clamp(x, torch.tensor(ACTIVE)), clamp(x, ACTIVE))
+    assert torch.equal(clamp(x, list(range(5))), x)
+
+
+@pytest.mark.parametrize("mode", ["mean", "first"])
+@pytest.mark.parametrize("strength", [0.01, 0.0])
+def test_gradients_match_hand_computation(mode, strength):
+    x = make_x().requires_grad_()
+    w = torch.randn(4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    (w * clamp(x, ACTIVE, mode=mode, strength=strength)).sum().backward()
+
+    expected = strength * (x.detach() - x.detach().mean(0))
+    expected[:, ACTIVE] = w[:, ACTIVE]
+    torch.testing.assert_close(x.grad, expected, rtol=0, atol=1e-15)
+    if strength == 0:
+        assert torch.all(x.grad[:, INACTIVE] == 0)
+
+
+def test_bad_mode_names_clamp():
+    with pytest.raises(ValueError, match="clamp"):
+        clamp(make_x(), ACTIVE, mode="median")
+
+
+def test_bf16_stays_in_dtype():
+    x = make_x(torch.bfloat16).requires_grad_()
+    y = clamp(x, ACTIVE)
+    y.sum().backward()
+    assert y.dtype == x.grad.dtype == torch.bfloat16
+    assert torch.equal(x.grad[:, ACTIVE], torch.ones(4, 2, dtype=torch.bfloat16))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+def test_cuda_matches_cpu():
+    x = make_x(torch.float32)
+    w = torch.randn(4, 5)
+    grads = []
+    for device in ("cpu", "cuda"):
+        xd = x.to(device).requires_grad_()
+        (w.to(device) * clamp(xd, ACTIVE)).sum().backward()
+        grads.append(xd.grad.cpu())
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_gradients_flow_through_the_model_into_the_encoder():
+    torch.manual_seed(0)
+    model = DCIGN(ModelConfig(feature_maps=8, latent_dim=6))
+    x = torch.rand(4, 1, 150, 150)
+    logits, mu, logvar, z = model(x, active=[0], strength=0.0)
+    assert torch.all(mu[:, 1:] == mu[:1, 1:]) and torch.all(logvar[:, 1:] == logvar[:1, 1:])
+    bce, kl = loss_terms(logits, x, mu, logvar)
+    (bce + kl).backward()
+
+    # only the active latent carries signal back: with strength 0 the other head rows get nothing
+    for head in (model.mu, model.logvar):
+        assert head.weight.grad[0].abs().sum() > 0
+        assert torch.all(head.weight.grad[1:] == 0) and torch.all(head.bias.grad[1:] == 0)
+    for conv in (m for m in model.encoder if isinstance(m, torch.nn.Conv2d)):
+        assert conv.weight.grad.abs().sum() > 0
+
+
+def test_invariance_signal_reaches_clamped_rows_but_not_their_bias():
+    torch.manual_seed(0)
+    model = DCIGN(ModelConfig(feature_maps=8, latent_dim=6))
+    x = torch.rand(4, 1, 150, 150)
+    logits, mu, logvar, _ = model(x, active=[0], strength=0.01)
+    sum(loss_terms(logits, x, mu, logvar)).backward()
+    assert model.mu.weight.grad[1:].abs().sum() > 0
+    # sum_k s * (h_k - mean h) = 0: the pull towards the batch mean never moves the bias
+    torch.testing.assert_close(model.mu.bias.grad[1:], torch.zeros(5), rtol=0, atol=1e-8)
+
+
+def test_function_signature_directly():
+    x = make_x().requires_grad_()
+    mask = torch.tensor([False, True, False, True, False])
+    y = Clamp.apply(x, mask, "first", 0.5)
+    y.sum().backward()
+    torch.testing.assert_close(x.grad[:, 0], 0.5 * (x[:, 0] - x[:, 0].mean()).detach())

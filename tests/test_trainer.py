@@ -1,0 +1,115 @@
+"""The training loop on tiny real shards: exact resume after a kill, logs, and bad input."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from render.shards import ShardParams, write_shards
+from tests.conftest import run_dcign, tiny_params, write_params
+
+
+def tiny_train(**overrides) -> dict:
+    params = tiny_params()
+    section = params["train"]["dcign_faces"]
+    section.update(feature_maps=4, latent_dim=8, steps=8, checkpoint_every=2, log_every=2, device="cpu")
+    section.update(overrides)
+    return params
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    params = write_params(root / "params.yaml", tiny_params())
+    run_dcign("render", "faces", "--params", params, "--out", root / "render", "--workers", 2, check=True)
+    write_shards(root / "render", root / "shards", ShardParams(size_mb=1, seed=0))
+    return root / "shards"
+
+
+def train(tmp_path, shards, out, **overrides):
+    params = write_params(tmp_path / "params.yaml", tiny_train(**overrides))
+    return run_dcign("train", "--data", shards, "--config", "dcign_faces", "--out", out, "--params", params,
+                     env={"OMP_NUM_THREADS": "1"})
+
+
+def test_training_logs_losses_and_writes_a_model(shards, tmp_path):
+    proc = train(tmp_path, shards, tmp_path / "m")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "m" / "live" / "metrics.json").read_text())["train"]
+    assert {"loss", "bce", "kl"} <= set(metrics) and any(k.startswith("loss_") for k in metrics)
+    assert metrics["loss"] == pytest.approx(metrics["bce"] + metrics["kl"], rel=1e-4)
+    weights = load_file(str(tmp_path / "m" / "model.safetensors"))
+    assert weights["mu.weight"].shape == (8, 225)
+    assert len(list((tmp_path / "m").glob("ckpt-*"))) == 2  # the last two are kept
+
+
+def test_a_killed_run_resumes_to_exactly_the_same_weights(shards, tmp_path):
+    assert train(tmp_path, shards, tmp_path / "whole", steps=40).returncode == 0
+    params = write_params(tmp_path / "params.yaml", tiny_train(steps=40))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "train", "--data", str(shards), "--config",
+                             "dcign_faces", "--out", str(out), "--params", str(params)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**__import__("os").environ,
+                                                                                       "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not list(out.glob("ckpt-*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if (out / "model.safetensors").exists():
+        pytest.skip("the run finished before it could be killed")
+    resumed = train(tmp_path, shards, out, steps=40)
+    assert resumed.returncode == 0 and "resuming dcign_faces from step" in resumed.stdout
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(out / "model.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_entangled_baseline_is_a_parameter_of_the_same_trainer(shards, tmp_path):
+    proc = train(tmp_path, shards, tmp_path / "base", mode="entangled")
+    assert proc.returncode == 0 and "entangled" in proc.stdout
+
+
+@pytest.mark.parametrize("overrides,expect", [
+    ({"feature_maps": 6}, "feature_maps = 6: expected a multiple of 4"),
+    ({"mode": "other"}, "mode = 'other': expected one of clamped, entangled"),
+    ({"clamp": "median"}, "clamp = 'median': expected one of mean, first"),
+    ({"latents": {"azimuth": [0], "elevation": [0], "light": [2]}}, "assigned to two factors"),
+    ({"latents": {"azimuth": [9]}}, "latents.azimuth = [9]: expected a list of latent indices in 0..7"),
+    ({"batch_ratio": {"azimuth": 1}}, "batch_ratio = {'azimuth': 1}: expected a weight for each of"),
+    ({"device": "tpu"}, "device = 'tpu'"),
+])
+def test_bad_train_params_are_one_line(shards, tmp_path, overrides, expect):
+    proc = train(tmp_path, shards, tmp_path / "bad", **overrides)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert expect in proc.stderr.strip().splitlines()[-1]
+
+
+def test_checkpoint_from_another_architecture(shards, tmp_path):
+    assert train(tmp_path, shards, tmp_path / "m", steps=2).returncode == 0
+    proc = train(tmp_path, shards, tmp_path / "m", steps=4, feature_maps=8)
+    assert proc.returncode == 2 and "checkpoint has feature_maps = 4, the config says 8" in proc.stderr
+
+
+def test_data_that_does_not_match_the_config(shards, tmp_path):
+    params = tiny_params()
+    params["faces"]["batches"]["train"]["elevation"] = 0
+    params["faces"]["image_size"] = 64
+    write_params(tmp_path / "p.yaml", params)
+    run_dcign("render", "faces", "--params", tmp_path / "p.yaml", "--out", tmp_path / "r", "--workers", 1, check=True)
+    write_shards(tmp_path / "r", tmp_path / "s", ShardParams(size_mb=1, seed=0))
+    proc = train(tmp_path, tmp_path / "s", tmp_path / "m")
+    assert proc.returncode == 2 and "images are 64x64, the model expects 150x150" in proc.stderr
+    params["faces"]["image_size"] = 150
+    write_params(tmp_path / "p.yaml", params)
+    run_dcign("render", "faces", "--params", tmp_path / "p.yaml", "--out", tmp_path / "r150", "--workers", 1, check=True)
+    write_shards(tmp_path / "r150", tmp_path / "s150", ShardParams(size_mb=1, seed=0))
+    proc = train(tmp_path, tmp_path / "s150", tmp_path / "m")
+    assert proc.returncode == 2 and "the train split has no elevation batches" in proc.stderr
+    proc = train(tmp_path, shards, tmp_path / "m", dataset="chairs",
+                 batch_ratio={"azimuth": 1, "intrinsic": 1}, latents={"azimuth": [0]})
+    assert proc.returncode == 2 and "holds faces data" in proc.stderr

@@ -1,0 +1,213 @@
+"""The training loop: single-factor batches drawn in a ratio, the clamp on their inactive
+latents, SGVB loss, atomic resumable checkpoints, dvclive logs.
+
+Resumption is exact on CPU: the weights (safetensors), the optimiser state, the step, and the
+two random streams (batch choice: numpy; reparametrisation noise: torch) are checkpointed
+together, so a run killed at any moment ends with the same weights as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from render.errors import UserError
+from render.shards import ShardReader
+from train.config import BATCH_TYPES, TrainConfig
+from train.model import DCIGN, count_parameters, loss_terms
+
+CHECKPOINT_PREFIX = "ckpt-"
+KEEP_CHECKPOINTS = 2
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserError("train device = 'cuda' but no CUDA GPU is available here; use device: auto or cpu")
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(requested)
+
+
+def open_data(cfg: TrainConfig, data: Path, split: str) -> ShardReader:
+    """The shard reader, checked against what the config expects of it."""
+    reader = ShardReader(data, split)
+    manifest = reader.manifest
+    if manifest["dataset"] != cfg.dataset:
+        raise UserError(f"{data}: holds {manifest['dataset']} data, but train.{cfg.name}.dataset is {cfg.dataset!r}")
+    if reader.batch_types != list(BATCH_TYPES[cfg.dataset]):
+        raise UserError(f"{data}: batch types {reader.batch_types} do not match the {cfg.dataset} config's "
+                        f"{list(BATCH_TYPES[cfg.dataset])}")
+    size = manifest["image_shape"][1:]
+    if size != [cfg.model.image_size] * 2:
+        raise UserError(f"{data}: images are {size[0]}x{size[1]}, the model expects "
+                        f"{cfg.model.image_size}x{cfg.model.image_size}")
+    for t, weight in cfg.batch_ratio.items():
+        if weight > 0 and reader.count(t) == 0:
+            raise UserError(f"{data}: the {split} split has no {t} batches, but train.{cfg.name}.batch_ratio.{t} "
+                            f"= {weight:g}; expected data for every batch type with a positive weight")
+    return reader
+
+
+def make_optimizer(cfg: TrainConfig, model: DCIGN) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":  # what the authors' "rmsprop" really computed (dcign-original.md sec. 5)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    # the paper's words taken literally: rmsprop, momentum 0.1, weight decay 0.01
+    return torch.optim.RMSprop(model.parameters(), lr=cfg.lr, momentum=0.1, weight_decay=0.01)
+
+
+def to_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (B, H, W) -> float (B, 1, H, W) in [0, 1], converted on the device."""
+    x = torch.from_numpy(np.array(images))
+    if device.type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+    return x.unsqueeze(1).float().div_(255.0)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, data: Path, out: Path):
+        self.cfg, self.out = cfg, Path(out)
+        self.device = pick_device(cfg.device)
+        self.reader = open_data(cfg, Path(data), "train")
+        self.types = list(BATCH_TYPES[cfg.dataset])
+        weights = np.array([cfg.batch_ratio[t] for t in self.types])
+        self.type_p = weights / weights.sum()
+        torch.manual_seed(cfg.seed)
+        self.model = DCIGN(cfg.model).to(self.device)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(cfg, self.model)
+        self.rng = np.random.default_rng(cfg.seed)  # which batch
+        self.noise = torch.Generator(device="cpu").manual_seed(cfg.seed)  # reparametrisation noise
+        self.step = 0
+        self.active = {t: torch.tensor(cfg.latents[t], device=self.device) for t in self.types}
+        self.forward = torch.compile(self.model) if cfg.compile else self.model
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def checkpoints(self) -> list[Path]:
+        return sorted(p for p in self.out.glob(f"{CHECKPOINT_PREFIX}*") if (p / "done").exists())
+
+    def save_checkpoint(self) -> None:
+        """Write into a temp directory, then rename: a kill leaves the previous checkpoint whole."""
+        from safetensors.torch import save_file
+
+        final = self.out / f"{CHECKPOINT_PREFIX}{self.step:08d}"
+        tmp = self.out / f".tmp-{final.name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+                  str(tmp / "model.safetensors"))
+        torch.save({"optimizer": self.optimizer.state_dict(), "step": self.step,
+                    "noise": self.noise.get_state(), "torch_cpu": torch.get_rng_state()}, tmp / "state.pt")
+        (tmp / "rng.json").write_text(json.dumps(self.rng.bit_generator.state))
+        (tmp / "config.json").write_text(json.dumps(self.cfg.as_dict(), sort_keys=True))
+        (tmp / "done").write_text("")
+        os.replace(tmp, final)
+        for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old)
+
+    def load_checkpoint(self, path: Path) -> None:
+        from safetensors.torch import load_file
+
+        saved = json.loads((path / "config.json").read_text())
+        for key in ("dataset", "feature_maps", "latent_dim", "mode"):
+            if saved[key] != getattr(self.cfg, key):
+                raise UserError(f"{path}: checkpoint has {key} = {saved[key]!r}, the config says "
+                                f"{getattr(self.cfg, key)!r}; use another --out or delete the old run")
+        weights = load_file(str(path / "model.safetensors"), device=str(self.device))
+        expected = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in weights.items()}
+        if found != expected:
+            raise UserError(f"{path}: checkpoint is from another architecture (tensors {sorted(set(found) ^ set(expected)) or 'differ in shape'})")
+        self.model.load_state_dict(weights)
+        state = torch.load(path / "state.pt", weights_only=True, map_location=self.device)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.noise.set_state(state["noise"])
+        torch.set_rng_state(state["torch_cpu"])
+        self.rng.bit_generator.state = json.loads((path / "rng.json").read_text())
+
+    # -- one step ------------------------------------------------------------------------
+    def draw(self) -> tuple[str, np.ndarray]:
+        t = self.types[int(self.rng.choice(len(self.types), p=self.type_p))]
+        i = int(self.rng.integers(self.reader.count(t)))
+        return t, self.reader.batch(t, i)[0]
+
+    def train_step(self, batch_type: str, images: np.ndarray) -> dict:
+        cfg = self.cfg
+        x = to_batch(images, self.device)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        active = self.active[batch_type] if cfg.mode == "clamped" else None
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            logits, mu, logvar, _ = self.forward(x, active=active, clamp=cfg.clamp,
+                                                 strength=cfg.invariance_strength, generator=self.noise)
+            bce, kl = loss_terms(logits, x, mu, logvar)
+        loss = bce + cfg.kl_weight * kl
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        n = x.shape[0]
+        return {"loss": loss.item() / n, "bce": bce.item() / n, "kl": kl.item() / n}
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self, progress: bool = True) -> dict:
+        from dvclive import Live
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        existing = self.checkpoints()
+        if existing:
+            self.load_checkpoint(existing[-1])
+            print(f"dcign: resuming {self.cfg.name} from step {self.step} ({existing[-1].name})", flush=True)
+        print(f"dcign: training {self.cfg.name} ({self.cfg.mode}, {count_parameters(self.model):,} parameters) "
+              f"on {self.device}", flush=True)
+        live = Live(str(self.out / "live"), resume=self.step > 0, dvcyaml=False, save_dvc_exp=False)
+        sums: dict = {}
+        last = {}
+        with tqdm(total=self.cfg.steps, initial=self.step, desc=f"train {self.cfg.name}", unit="step",
+                  dynamic_ncols=True, disable=not progress) as bar:
+            while self.step < self.cfg.steps:
+                batch_type, images = self.draw()
+                terms = self.train_step(batch_type, images)
+                self.step += 1
+                for key, value in terms.items():
+                    sums.setdefault(key, []).append(value)
+                    sums.setdefault(f"{key}_{batch_type}", []).append(value)
+                if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+                    last = {k: float(np.mean(v)) for k, v in sums.items()}
+                    for key, value in last.items():
+                        live.log_metric(f"train/{key}", value)
+                    live.step = self.step
+                    live.next_step()
+                    sums = {}
+                    bar.set_postfix(loss=f"{last['loss']:.1f}")
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                    self.save_checkpoint()
+                bar.update(1)
+        live.end()
+        self.save_final()
+        return last
+
+    def save_final(self) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+                  str(self.out / "model.safetensors"))
+        (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
+    """A trained model and its config, from safetensors (nothing unpickled)."""
+    from safetensors.torch import load_file
+
+    from train.model import ModelConfig
+
+    model_dir = Path(model_dir)
+    cfg = json.loads((model_dir / "config.json").read_text())
+    model = DCIGN(ModelConfig(feature_maps=cfg["feature_maps"], latent_dim=cfg["latent_dim"]))
+    model.load_state_dict(load_file(str(model_dir / "model.safetensors"), device=device))
+    return model.eval(), cfg
