@@ -99,6 +99,12 @@ def cmd_verify(args) -> None:
     print(f"dcign: {args.dir}: all {n} files match the manifest")
 
 
+def cmd_bench_train(args) -> None:
+    from train.bench import bench_train
+
+    bench_train(args.feature_maps, args.latent_dim, args.batch, args.steps, args.device)
+
+
 def cmd_bench_load(args) -> None:
     from render.bench_load import bench_load
 
@@ -161,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench_load.add_argument("--data", required=True, help="a shard directory")
     bench_load.add_argument("--batches", type=int, default=200, help="random batches to read (default 200)")
     bench_load.set_defaults(func=cmd_bench_load)
+    bench_train = bench_sub.add_parser("train", help="training images/s vs a naive fp32 eager loop")
+    bench_train.add_argument("--feature-maps", type=int, default=16, help="F (paper: 96)")
+    bench_train.add_argument("--latent-dim", type=int, default=200)
+    bench_train.add_argument("--batch", type=int, default=20)
+    bench_train.add_argument("--steps", type=int, default=10)
+    bench_train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    bench_train.set_defaults(func=cmd_bench_train)
     return parser
 
 

@@ -113,3 +113,10 @@ def test_data_that_does_not_match_the_config(shards, tmp_path):
     proc = train(tmp_path, shards, tmp_path / "m", dataset="chairs",
                  batch_ratio={"azimuth": 1, "intrinsic": 1}, latents={"azimuth": [0]})
     assert proc.returncode == 2 and "holds faces data" in proc.stderr
+
+
+def test_bench_train_prints_both_rates_flops_and_peak_fraction():
+    proc = run_dcign("bench", "train", "--feature-maps", 4, "--latent-dim", 8, "--steps", 2, "--device", "cpu",
+                     check=True)
+    assert "GFLOP per image" in proc.stdout and "of the measured matmul peak" in proc.stdout
+    assert "dcign" in proc.stdout and "naive" in proc.stdout and "speed-up vs naive" in proc.stdout

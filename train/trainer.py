@@ -68,6 +68,23 @@ def to_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return x.unsqueeze(1).float().div_(255.0)
 
 
+def sgvb_step(forward, optimizer, x: torch.Tensor, active, cfg: TrainConfig, noise: torch.Generator) -> dict:
+    """One SGVB step on a batch (clamped when `active` is given); losses per image. channels_last
+    everywhere; on CUDA also bf16 autocast (the loss terms are summed in fp32)."""
+    cuda = x.device.type == "cuda"
+    x = x.contiguous(memory_format=torch.channels_last)  # ~1.8x faster convs on CPU (oneDNN) and GPU
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cuda):
+        logits, mu, logvar, _ = forward(x, active=active, clamp=cfg.clamp, strength=cfg.invariance_strength,
+                                        generator=noise)
+        bce, kl = loss_terms(logits, x, mu, logvar)
+    loss = bce + cfg.kl_weight * kl
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    n = x.shape[0]
+    return {"loss": loss.item() / n, "bce": bce.item() / n, "kl": kl.item() / n}
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, data: Path, out: Path):
         self.cfg, self.out = cfg, Path(out)
@@ -77,9 +94,7 @@ class Trainer:
         weights = np.array([cfg.batch_ratio[t] for t in self.types])
         self.type_p = weights / weights.sum()
         torch.manual_seed(cfg.seed)
-        self.model = DCIGN(cfg.model).to(self.device)
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = DCIGN(cfg.model).to(self.device, memory_format=torch.channels_last)
         self.optimizer = make_optimizer(cfg, self.model)
         self.rng = np.random.default_rng(cfg.seed)  # which batch
         self.noise = torch.Generator(device="cpu").manual_seed(cfg.seed)  # reparametrisation noise
@@ -138,21 +153,8 @@ class Trainer:
         return t, self.reader.batch(t, i)[0]
 
     def train_step(self, batch_type: str, images: np.ndarray) -> dict:
-        cfg = self.cfg
-        x = to_batch(images, self.device)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        active = self.active[batch_type] if cfg.mode == "clamped" else None
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits, mu, logvar, _ = self.forward(x, active=active, clamp=cfg.clamp,
-                                                 strength=cfg.invariance_strength, generator=self.noise)
-            bce, kl = loss_terms(logits, x, mu, logvar)
-        loss = bce + cfg.kl_weight * kl
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        n = x.shape[0]
-        return {"loss": loss.item() / n, "bce": bce.item() / n, "kl": kl.item() / n}
+        active = self.active[batch_type] if self.cfg.mode == "clamped" else None
+        return sgvb_step(self.forward, self.optimizer, to_batch(images, self.device), active, self.cfg, self.noise)
 
     # -- the run -------------------------------------------------------------------------
     def run(self, progress: bool = True) -> dict:
