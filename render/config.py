@@ -145,6 +145,29 @@ def _factor(tree, name, where, unit, limit, batch_size) -> FactorGrid:
     return grid
 
 
+def _view_settings(params: dict, section: str, where: str) -> dict:
+    """Lighting, camera and output settings the faces and chairs sections share."""
+    def num(key, **kw):
+        return _number(params, f"{section}.{key}", where, **kw)
+
+    return dict(
+        lighting=Lighting(
+            ambient=float(num("lighting.ambient", lo=0, hi=1)),
+            intensity=float(num("lighting.intensity", lo=0, hi=4)),
+            elevation=float(num("lighting.elevation", lo=-math.pi / 2, hi=math.pi / 2,
+                                expect="a value within +-1.5708 rad")),
+        ),
+        camera=Camera(
+            distance=float(num("camera.distance", lo=1.5, hi=100,
+                               expect="a distance between 1.5 and 100 bounding radii")),
+            fill=float(num("camera.fill", lo=0.1, hi=3)),
+        ),
+        background=num("background", integer=True, lo=0, hi=255),
+        supersample=num("supersample", integer=True, lo=1, hi=4),
+        chunk_batches=num("chunk_batches", integer=True, lo=1),
+    )
+
+
 def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") -> FacesConfig:
     """Validate the `faces` section of a params tree."""
     b = _number(params, "faces.batch_size", where, integer=True, lo=2)
@@ -187,22 +210,7 @@ def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") 
         identities=identities,
         batches=batches,
         factors=factors,
-        lighting=Lighting(
-            ambient=float(_number(params, "faces.lighting.ambient", where, lo=0, hi=1)),
-            intensity=float(_number(params, "faces.lighting.intensity", where, lo=0, hi=4)),
-            elevation=float(
-                _number(params, "faces.lighting.elevation", where, lo=-math.pi / 2, hi=math.pi / 2,
-                        expect="a value within +-1.5708 rad")
-            ),
-        ),
-        camera=Camera(
-            distance=float(_number(params, "faces.camera.distance", where, lo=1.5, hi=100,
-                                   expect="a distance between 1.5 and 100 bounding radii")),
-            fill=float(_number(params, "faces.camera.fill", where, lo=0.1, hi=3)),
-        ),
-        background=_number(params, "faces.background", where, integer=True, lo=0, hi=255),
-        supersample=_number(params, "faces.supersample", where, integer=True, lo=1, hi=4),
-        chunk_batches=_number(params, "faces.chunk_batches", where, integer=True, lo=1),
+        **_view_settings(params, "faces", where),
         base_dir=str(base_dir),
     )
 
@@ -309,20 +317,7 @@ def chairs_config(params: dict, where: str = "params.yaml", base_dir: str = ".")
         up_axis=up,
         front_axis=front,
         max_faces=_number(params, "chairs.max_faces", where, integer=True, lo=4),
-        lighting=Lighting(
-            ambient=float(_number(params, "chairs.lighting.ambient", where, lo=0, hi=1)),
-            intensity=float(_number(params, "chairs.lighting.intensity", where, lo=0, hi=4)),
-            elevation=float(_number(params, "chairs.lighting.elevation", where, lo=-math.pi / 2, hi=math.pi / 2,
-                                    expect="a value within +-1.5708 rad")),
-        ),
         light_azimuth=float(_number(params, "chairs.lighting.azimuth", where, lo=-180, hi=180)),
-        camera=Camera(
-            distance=float(_number(params, "chairs.camera.distance", where, lo=1.5, hi=100,
-                                   expect="a distance between 1.5 and 100 bounding radii")),
-            fill=float(_number(params, "chairs.camera.fill", where, lo=0.1, hi=3)),
-        ),
-        background=_number(params, "chairs.background", where, integer=True, lo=0, hi=255),
-        supersample=_number(params, "chairs.supersample", where, integer=True, lo=1, hi=4),
-        chunk_batches=_number(params, "chairs.chunk_batches", where, integer=True, lo=1),
+        **_view_settings(params, "chairs", where),
         base_dir=str(base_dir),
     )

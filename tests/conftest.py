@@ -34,12 +34,16 @@ def tiny_params(**faces_overrides) -> dict:
     )
     params["chairs"]["views"]["azimuths"] = 8
     for key, value in faces_overrides.items():
-        node = faces
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
+        set_dotted(faces, key, value)
     return params
+
+
+def set_dotted(tree: dict, key: str, value) -> None:
+    """tree['a']['b'] = value for key 'a.b'."""
+    *path, last = key.split(".")
+    for part in path:
+        tree = tree[part]
+    tree[last] = value
 
 
 def write_params(path: Path, params: dict) -> Path:

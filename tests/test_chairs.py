@@ -9,7 +9,7 @@ import trimesh
 from render.chunks import read_npz
 from render.config import chairs_config
 from render.factors import chair_split
-from tests.conftest import run_dcign, tiny_params, write_params
+from tests.conftest import run_dcign, set_dotted, tiny_params, write_params
 from tests.test_render import tree_digest
 
 
@@ -18,11 +18,7 @@ def tiny_chairs(**overrides) -> dict:
     chairs = params["chairs"]
     chairs["test_fraction"] = 0.3
     for key, value in overrides.items():
-        node = chairs
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
+        set_dotted(chairs, key, value)
     return params
 
 
