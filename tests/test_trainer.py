@@ -120,3 +120,44 @@ def test_bench_train_prints_both_rates_flops_and_peak_fraction():
                      check=True)
     assert "GFLOP per image" in proc.stdout and "of the measured matmul peak" in proc.stdout
     assert "dcign" in proc.stdout and "naive" in proc.stdout and "speed-up vs naive" in proc.stdout
+
+
+def test_a_short_run_makes_the_azimuth_latent_track_azimuth(tmp_path):
+    """The paper's claim in miniature: with clamped azimuth batches, z0 alone explains the turn.
+    Azimuths are one-signed here (0..1.5 rad): a left-right symmetric head leaves the sign of a
+    turn ambiguous, which a short run does not resolve (see the issue notes)."""
+    import torch
+
+    from render.shards import ShardReader
+    from train.trainer import load_model
+
+    params = tiny_params()
+    faces = params["faces"]
+    faces.update(batch_size=20, identities={"train": 40, "test": 20}, chunk_batches=8)
+    faces["factors"]["azimuth"] = {"min": 0.0, "max": 1.5, "step": 0.05}
+    faces["batches"] = {"train": {"azimuth": 24, "elevation": 0, "light": 0, "intrinsic": 8},
+                        "test": {"azimuth": 4, "elevation": 0, "light": 0, "intrinsic": 1}}
+    section = params["train"]["dcign_faces"]
+    section.update(feature_maps=8, latent_dim=16, steps=200, lr=0.002, checkpoint_every=200, log_every=10,
+                   device="cpu", batch_ratio={"azimuth": 1, "elevation": 0, "light": 0, "intrinsic": 1})
+    write_params(tmp_path / "params.yaml", params)
+    run_dcign("render", "faces", "--params", tmp_path / "params.yaml", "--out", tmp_path / "r", "--workers", 2,
+              check=True)
+    write_shards(tmp_path / "r", tmp_path / "s", ShardParams(size_mb=64, seed=0))
+    run_dcign("train", "--data", tmp_path / "s", "--config", "dcign_faces", "--out", tmp_path / "m",
+              "--params", tmp_path / "params.yaml", check=True)
+
+    losses = [float(line.split("\t")[-1]) for line in
+              (tmp_path / "m/live/plots/metrics/train/loss.tsv").read_text().splitlines()[1:]]
+    assert np.mean(losses[-3:]) < 0.7 * losses[0]
+    model, _ = load_model(tmp_path / "m")
+    reader = ShardReader(tmp_path / "s", "test")
+    z, y = [], []
+    for i in range(reader.count("azimuth")):
+        images, labels = reader.batch("azimuth", i)
+        with torch.no_grad():
+            mu, _ = model.encode(torch.from_numpy(np.array(images)).unsqueeze(1).float() / 255)
+        z.append(mu[:, 0].numpy())
+        y.append(labels["azimuth"])
+    r = np.corrcoef(np.concatenate(z), np.concatenate(y))[0, 1]
+    assert abs(r) >= 0.8, f"held-out |r(z0, azimuth)| = {abs(r):.3f}"
