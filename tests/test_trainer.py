@@ -161,3 +161,19 @@ def test_a_short_run_makes_the_azimuth_latent_track_azimuth(tmp_path):
         y.append(labels["azimuth"])
     r = np.corrcoef(np.concatenate(z), np.concatenate(y))[0, 1]
     assert abs(r) >= 0.8, f"held-out |r(z0, azimuth)| = {abs(r):.3f}"
+
+
+def test_rmsprop_option_and_chairs_training(shards, tmp_path):
+    assert train(tmp_path, shards, tmp_path / "rms", steps=2, optimizer="rmsprop").returncode == 0
+    params = tiny_params()
+    write_params(tmp_path / "c.yaml", params)
+    run_dcign("render", "chairs", "--params", tmp_path / "c.yaml", "--out", tmp_path / "rc", "--workers", 1,
+              check=True)
+    write_shards(tmp_path / "rc", tmp_path / "sc", ShardParams(size_mb=1, seed=0))
+    params["train"]["dcign_chairs"].update(feature_maps=4, latent_dim=8, steps=2, checkpoint_every=2, device="cpu")
+    write_params(tmp_path / "c.yaml", params)
+    proc = run_dcign("train", "--data", tmp_path / "sc", "--config", "dcign_chairs", "--out", tmp_path / "mc",
+                     "--params", tmp_path / "c.yaml", check=True)
+    assert "dcign_chairs trained for 2 steps" in proc.stdout
+    metrics = json.loads((tmp_path / "mc" / "live" / "metrics.json").read_text())["train"]
+    assert set(k for k in metrics if k.startswith("loss_")) <= {"loss_azimuth", "loss_intrinsic"}
