@@ -99,6 +99,14 @@ def cmd_verify(args) -> None:
     print(f"dcign: {args.dir}: all {n} files match the manifest")
 
 
+def cmd_evaluate(args) -> None:
+    from train.evaluate import evaluate
+
+    metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset)
+    r = ", ".join(f"{t} r={v['pearson_r']:+.2f}" for t, v in metrics["equivariance"].items())
+    print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; report in {Path(args.out) / 'report.md'}")
+
+
 def cmd_bench_train(args) -> None:
     from train.bench import bench_train
 
@@ -150,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="model directory (default: models/<name>)")
     train.add_argument("--params", default="params.yaml")
     train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="test-set metrics, figures and report.md for a trained model")
+    evaluate.add_argument("--model", required=True, help="a model directory written by dcign train")
+    evaluate.add_argument("--data", required=True, help="its shard directory")
+    evaluate.add_argument("--out", required=True, help="results directory")
+    evaluate.add_argument("--preset", choices=["fast", "standard"], default="fast",
+                          help="disentanglement-metric sample sizes: fast (CPU) or the standard defaults")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     verify = sub.add_parser("verify", help="check every shard file's sha256 against the manifest")
     verify.add_argument("dir", help="a shard directory")

@@ -1,0 +1,47 @@
+"""`dcign evaluate` on a tiny trained model: every output exists and is sane."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import run_dcign
+from tests.test_trainer import shards, train  # noqa: F401  (module fixture: tiny faces shards)
+
+
+@pytest.fixture(scope="module")
+def evaluated(shards, tmp_path_factory):  # noqa: F811
+    root = tmp_path_factory.mktemp("eval")
+    assert train(root, shards, root / "model", steps=6).returncode == 0
+    proc = run_dcign("evaluate", "--model", root / "model", "--data", shards, "--out", root / "results", check=True)
+    assert "report in" in proc.stdout
+    return root / "results"
+
+
+def test_metrics_json_has_every_section(evaluated):
+    metrics = json.loads((evaluated / "metrics.json").read_text())
+    mse = metrics["reconstruction"]["mse"]
+    assert 0 < mse < 0.25 and metrics["reconstruction"]["mse_authors_div3"] == pytest.approx(mse / 3)
+    assert set(metrics["equivariance"]) == {"azimuth", "elevation", "light"}
+    for v in metrics["equivariance"].values():
+        assert -1 <= v["pearson_r"] <= 1 and v["abs_r"] == pytest.approx(abs(v["pearson_r"]))
+    assert set(metrics["invariance"]) == {"azimuth", "elevation", "light", "intrinsic"}
+    assert all(v >= 0 for spreads in metrics["invariance"].values() for v in spreads.values())
+    assert {"mig", "sap"} <= set(metrics["disentanglement"])
+
+
+def test_figures_and_report(evaluated):
+    report = (evaluated / "report.md").read_text()
+    for t in ("azimuth", "elevation", "light"):
+        png = Image.open(evaluated / "figures" / f"sweep_{t}.png")
+        assert png.size[0] > 10 * 150 and png.size[1] > 4 * 150  # inputs x (input, recon, 8 sweep steps)
+        gif = Image.open(evaluated / "figures" / f"sweep_{t}.gif")
+        assert gif.size == (4 * 150, 150)  # the inputs side by side (identical frames are merged)
+        assert (evaluated / "figures" / f"equivariance_{t}.png").is_file()
+        assert f"figures/sweep_{t}.png" in report and f"figures/equivariance_{t}.png" in report
+        rows = json.loads((evaluated / "plots" / f"equivariance_{t}.json").read_text())
+        assert rows and {"true", "inferred"} <= set(rows[0])
+    latent_map = json.loads((evaluated / "latent_map.json").read_text())
+    assert latent_map["factors"]["azimuth"]["latent"] == 0
+    sweep = np.asarray(Image.open(evaluated / "figures" / "sweep_azimuth.png"))
+    assert sweep.std() > 5  # not a blank sheet
