@@ -102,7 +102,8 @@ def cmd_verify(args) -> None:
 def cmd_evaluate(args) -> None:
     from train.evaluate import evaluate
 
-    metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset)
+    metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset,
+                       baseline=Path(args.baseline) if args.baseline else None)
     r = ", ".join(f"{t} r={v['pearson_r']:+.2f}" for t, v in metrics["equivariance"].items())
     print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; report in {Path(args.out) / 'report.md'}")
 
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", required=True, help="results directory")
     evaluate.add_argument("--preset", choices=["fast", "standard"], default="fast",
                           help="disentanglement-metric sample sizes: fast (CPU) or the standard defaults")
+    evaluate.add_argument("--baseline", help="an entangled baseline model: adds the novel-view comparison")
     evaluate.set_defaults(func=cmd_evaluate)
 
     verify = sub.add_parser("verify", help="check every shard file's sha256 against the manifest")

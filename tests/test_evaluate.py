@@ -45,3 +45,17 @@ def test_figures_and_report(evaluated):
     assert latent_map["factors"]["azimuth"]["latent"] == 0
     sweep = np.asarray(Image.open(evaluated / "figures" / "sweep_azimuth.png"))
     assert sweep.std() > 5  # not a blank sheet
+
+
+def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):  # noqa: F811
+    root = evaluated.parent
+    assert train(tmp_path, shards, root / "baseline", steps=6, mode="entangled").returncode == 0
+    run_dcign("evaluate", "--model", root / "model", "--baseline", root / "baseline", "--data", shards,
+              "--out", tmp_path / "results", check=True)
+    metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
+    table = metrics["novel_view"]
+    assert table["dcign"]["latent"] == 0 and 0 <= table["baseline"]["latent"] < 8
+    assert all(0 < row["novel_view_mse"] < 0.25 for row in table.values())
+    figure = Image.open(tmp_path / "results" / "figures" / "novel_views.png")
+    assert figure.size[1] > 3 * 150  # truth, DC-IGN, baseline rows
+    assert "Entangled vs disentangled" in (tmp_path / "results" / "report.md").read_text()
