@@ -108,6 +108,14 @@ def cmd_evaluate(args) -> None:
     print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; report in {Path(args.out) / 'report.md'}")
 
 
+def cmd_rerender(args) -> None:
+    from train.rerender import rerender
+
+    map_path = Path(args.map or f"results/{Path(args.model).name}/latent_map.json")
+    out = rerender(Path(args.model), map_path, Path(args.image), args.set or [], args.sweep, Path(args.out))
+    print(f"dcign: re-rendered {args.image} to {out}")
+
+
 def cmd_bench_train(args) -> None:
     from train.bench import bench_train
 
@@ -168,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="disentanglement-metric sample sizes: fast (CPU) or the standard defaults")
     evaluate.add_argument("--baseline", help="an entangled baseline model: adds the novel-view comparison")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    rerender = sub.add_parser("rerender", help="re-render your own image with new pose or light values")
+    rerender.add_argument("--model", required=True, help="a model directory written by dcign train")
+    rerender.add_argument("--image", required=True, help="any image; converted to 150x150 grayscale")
+    rerender.add_argument("--set", action="append", metavar="FACTOR=VALUE",
+                          help="e.g. azimuth=0.6 (rad), elevation=0.2 (rad), light=-40 (deg); repeatable")
+    rerender.add_argument("--sweep", help="write a GIF sweeping this factor over its range instead")
+    rerender.add_argument("--map", help="latent map from dcign evaluate (default: results/<model>/latent_map.json)")
+    rerender.add_argument("--out", required=True, help="PNG (or GIF with --sweep) to write")
+    rerender.set_defaults(func=cmd_rerender)
 
     verify = sub.add_parser("verify", help="check every shard file's sha256 against the manifest")
     verify.add_argument("dir", help="a shard directory")

@@ -12,7 +12,7 @@ from tests.test_trainer import shards, train  # noqa: F401  (module fixture: tin
 @pytest.fixture(scope="module")
 def evaluated(shards, tmp_path_factory):  # noqa: F811
     root = tmp_path_factory.mktemp("eval")
-    assert train(root, shards, root / "model", steps=6).returncode == 0
+    assert train(root, shards, root / "model", steps=30, feature_maps=8).returncode == 0
     proc = run_dcign("evaluate", "--model", root / "model", "--data", shards, "--out", root / "results", check=True)
     assert "report in" in proc.stdout
     return root / "results"
@@ -49,7 +49,7 @@ def test_figures_and_report(evaluated):
 
 def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):  # noqa: F811
     root = evaluated.parent
-    assert train(tmp_path, shards, root / "baseline", steps=6, mode="entangled").returncode == 0
+    assert train(tmp_path, shards, root / "baseline", steps=6, mode="entangled", feature_maps=8).returncode == 0
     run_dcign("evaluate", "--model", root / "model", "--baseline", root / "baseline", "--data", shards,
               "--out", tmp_path / "results", check=True)
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
@@ -59,3 +59,24 @@ def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):  #
     figure = Image.open(tmp_path / "results" / "figures" / "novel_views.png")
     assert figure.size[1] > 3 * 150  # truth, DC-IGN, baseline rows
     assert "Entangled vs disentangled" in (tmp_path / "results" / "report.md").read_text()
+
+
+def test_rerender_a_users_image(evaluated, tmp_path):
+    root = evaluated.parent
+    photo = tmp_path / "photo.jpg"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "out.png"
+    run_dcign("rerender", "--model", root / "model", "--map", evaluated / "latent_map.json", "--image", photo,
+              "--set", "azimuth=0.6", "--set", "light=-40", "--out", out, check=True)
+    assert Image.open(out).size == (150, 150) and Image.open(out).mode == "L"
+    gif = tmp_path / "sweep.gif"
+    run_dcign("rerender", "--model", root / "model", "--map", evaluated / "latent_map.json", "--image", photo,
+              "--sweep", "azimuth", "--out", gif, check=True)
+    assert Image.open(gif).size == (150, 150)
+    bad = run_dcign("rerender", "--model", root / "model", "--map", evaluated / "latent_map.json", "--image", photo,
+                    "--set", "roll=1", "--out", out)
+    assert bad.returncode == 2 and "unknown factor 'roll'" in bad.stderr
+    missing = run_dcign("rerender", "--model", root / "model", "--image", photo, "--set", "azimuth=0", "--out", out,
+                        cwd=tmp_path)
+    assert missing.returncode == 2 and "latent map not found" in missing.stderr

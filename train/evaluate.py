@@ -242,7 +242,10 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     latent_map = {"model": str(model_dir), "dataset": cfg["dataset"],
                   "factors": {t: {"latent": v["latent"], "slope": v["slope"], "intercept": v["intercept"],
-                                  "unit": "deg" if t == "light" else "rad"} for t, v in eq.items()}}
+                                  "unit": "deg" if t == "light" else "rad",
+                                  "range": [float(test["labels"][FACTOR_OF[t]].min()),
+                                            float(test["labels"][FACTOR_OF[t]].max())]}
+                              for t, v in eq.items()}}
     (out / "latent_map.json").write_text(json.dumps(latent_map, indent=2, sort_keys=True) + "\n")
     write_report(out, cfg, metrics, eq, figures)
     return metrics
