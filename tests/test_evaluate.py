@@ -32,6 +32,7 @@ def test_metrics_json_has_every_section(evaluated):
 
 def test_figures_and_report(evaluated):
     report = (evaluated / "report.md").read_text()
+    assert "| azimuth | — |" in report and "| intrinsic |" in report  # invariance matrix, diagonal blank
     for t in ("azimuth", "elevation", "light"):
         png = Image.open(evaluated / "figures" / f"sweep_{t}.png")
         assert png.size[0] > 10 * 150 and png.size[1] > 4 * 150  # inputs x (input, recon, 8 sweep steps)
