@@ -210,7 +210,8 @@ def dci(codes_train, factors_train, codes_test, factors_test, fast: bool = False
     """DCI (Eastwood & Williams 2018) with gradient-boosted trees, as in DL.
 
     One ``GradientBoostingClassifier`` per factor on all latents (sklearn defaults: 100 stages
-    of depth 3; ``fast=True``: 20 stages of depth 2). R[j, k] = |feature_importances_| of
+    of depth 3; ``fast=True``: 20 stages of depth 2, each split looking at sqrt(L) latents,
+    about 10x faster with 200 latents and many classes). R[j, k] = |feature_importances_| of
     latent j for factor k; see :func:`dci_from_importance` for D and C. Informativeness is the
     mean classification accuracy over factors (train and test), which DL stores under
     ``informativeness_train/test`` although its code calls it an error.
@@ -222,7 +223,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, fast: bool = False
     L, K = ctr.shape[1], ftr.shape[1]
     R = np.zeros((L, K))
     acc_train, acc_test = [], []
-    params = dict(n_estimators=20, max_depth=2) if fast else {}
+    params = dict(n_estimators=20, max_depth=2, max_features="sqrt") if fast else {}
     for k in range(K):
         model = GradientBoostingClassifier(random_state=random_state, **params)
         model.fit(ctr, ftr[:, k])
