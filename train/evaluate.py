@@ -14,9 +14,11 @@ import torch
 
 from render.shards import ShardReader
 from train.config import BATCH_TYPES
+from train.trainer import to_batch
 
 FACTOR_OF = {"azimuth": "azimuth", "elevation": "elevation", "light": "light_azimuth"}
 SWEEP_STEPS = 8
+CPU = torch.device("cpu")
 
 
 def encode_split(model, reader: ShardReader, batch_types, max_batches: int | None = None) -> dict:
@@ -25,7 +27,7 @@ def encode_split(model, reader: ShardReader, batch_types, max_batches: int | Non
     for t in batch_types:
         for i in range(reader.count(t) if max_batches is None else min(max_batches, reader.count(t))):
             images, labels = reader.batch(t, i)
-            x = torch.from_numpy(np.array(images)).unsqueeze(1).float().div_(255)
+            x = to_batch(images, CPU)
             with torch.no_grad():
                 mu, _ = model.encode(x)
                 recon = model.decode_image(mu)
@@ -153,7 +155,7 @@ def novel_views(model, reader: ShardReader, latent: int, fit: tuple, max_batches
     n = reader.count("azimuth") if max_batches is None else min(max_batches, reader.count("azimuth"))
     for i in range(n):
         images, labels = reader.batch("azimuth", i)
-        x = torch.from_numpy(np.array(images)).unsqueeze(1).float().div_(255)
+        x = to_batch(images, CPU)
         with torch.no_grad():
             mu, _ = model.encode(x)
             for src in range(len(x)):
@@ -220,7 +222,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
                 for i in sel]
         (out / "plots" / f"equivariance_{t}.json").write_text(json.dumps(rows))
         lo, hi = eq[t]["z_range"]
-        x = torch.from_numpy(np.array(sweep_inputs)).unsqueeze(1).float().div_(255)
+        x = to_batch(sweep_inputs, CPU)
         tiles = sweep_images(model, x, eq[t]["latent"], np.linspace(lo, hi, SWEEP_STEPS))
         grid_png(tiles, out / "figures" / f"sweep_{t}.png")
         sweep_gif(tiles, out / "figures" / f"sweep_{t}.gif")
