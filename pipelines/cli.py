@@ -108,6 +108,21 @@ def cmd_evaluate(args) -> None:
     print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; report in {Path(args.out) / 'report.md'}")
 
 
+def cmd_compare(args) -> None:
+    from train.evaluate import compare
+
+    metrics = compare(Path(args.model), Path(args.baseline), Path(args.data), Path(args.out))
+    cells = ", ".join(f"{k} {v['novel_view_mse']:.5f}" for k, v in metrics["novel_view"].items())
+    print(f"dcign: novel-view MSE {cells}; report in {Path(args.out) / 'report.md'}")
+
+
+def cmd_report(args) -> None:
+    from train.report import combined_report
+
+    out = combined_report([Path(r) for r in args.results], Path(args.out), [Path(p) for p in args.preview or []])
+    print(f"dcign: wrote {out}")
+
+
 def cmd_rerender(args) -> None:
     from train.rerender import rerender
 
@@ -134,7 +149,8 @@ def cmd_train(args) -> None:
     from train.trainer import Trainer
 
     cfg = train_config(load_params(args.params), args.config, where=str(args.params))
-    terms = Trainer(cfg, Path(args.data), Path(args.out or f"models/{args.config}")).run()
+    terms = Trainer(cfg, Path(args.data), Path(args.out or f"models/{args.config}")).run(
+        restart_if_changed=args.restart_if_changed)
     print(f"dcign: {cfg.name} trained for {cfg.steps} steps; last losses per image: "
           + ", ".join(f"{k} {v:.1f}" for k, v in terms.items() if k in ("loss", "bce", "kl")))
 
@@ -166,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", required=True, help="the train.<name> section of params.yaml")
     train.add_argument("--out", help="model directory (default: models/<name>)")
     train.add_argument("--params", default="params.yaml")
+    train.add_argument("--restart-if-changed", action="store_true",
+                       help="if --out holds checkpoints of another config or other data, start over instead of "
+                            "stopping (the DVC stage does: DVC keeps the old run in its cache)")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="test-set metrics, figures and report.md for a trained model")
@@ -176,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="disentanglement-metric sample sizes: fast (CPU) or the standard defaults")
     evaluate.add_argument("--baseline", help="an entangled baseline model: adds the novel-view comparison")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    compare = sub.add_parser("compare", help="novel-view synthesis: a DC-IGN against its entangled baseline")
+    compare.add_argument("--model", required=True, help="the DC-IGN model directory")
+    compare.add_argument("--baseline", required=True, help="the entangled baseline model directory")
+    compare.add_argument("--data", required=True, help="their shard directory")
+    compare.add_argument("--out", required=True, help="results directory")
+    compare.set_defaults(func=cmd_compare)
+
+    report = sub.add_parser("report", help="one report.md over several evaluate/compare results")
+    report.add_argument("results", nargs="+", help="results directories of dcign evaluate or dcign compare")
+    report.add_argument("--preview", action="append", help="a dataset contact sheet to show; repeatable")
+    report.add_argument("--out", required=True, help="markdown file to write")
+    report.set_defaults(func=cmd_report)
 
     rerender = sub.add_parser("rerender", help="re-render your own image with new pose or light values")
     rerender.add_argument("--model", required=True, help="a model directory written by dcign train")

@@ -38,6 +38,14 @@ def tiny_params(**faces_overrides) -> dict:
     return params
 
 
+def tiny_pipeline_params() -> dict:
+    """The tiny profile for the whole DVC pipeline: tiny data and tiny, quick models."""
+    params = tiny_params()
+    for section in params["train"].values():
+        section.update(feature_maps=4, latent_dim=8, steps=6, checkpoint_every=3, log_every=2, device="cpu")
+    return params
+
+
 def set_dotted(tree: dict, key: str, value) -> None:
     """tree['a']['b'] = value for key 'a.b'."""
     *path, last = key.split(".")

@@ -64,9 +64,36 @@ def test_a_killed_run_resumes_to_exactly_the_same_weights(shards, tmp_path):
         pytest.skip("the run finished before it could be killed")
     resumed = train(tmp_path, shards, out, steps=40)
     assert resumed.returncode == 0 and "resuming dcign_faces from step" in resumed.stdout
-    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
-    b = load_file(str(out / "model.safetensors"))
-    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert same_weights(tmp_path / "whole", out)
+    log = "live/plots/metrics/train/loss.tsv"
+    assert (out / log).read_text() == (tmp_path / "whole" / log).read_text()
+
+
+def same_weights(a, b) -> bool:
+    a, b = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_raising_steps_extends_a_finished_run(shards, tmp_path):
+    assert train(tmp_path, shards, tmp_path / "straight", steps=8).returncode == 0
+    assert train(tmp_path, shards, tmp_path / "extended", steps=4).returncode == 0
+    proc = train(tmp_path, shards, tmp_path / "extended", steps=8)
+    assert proc.returncode == 0 and "resuming dcign_faces from step 4" in proc.stdout
+    assert same_weights(tmp_path / "straight", tmp_path / "extended")
+
+
+def test_another_config_stops_or_restarts_when_asked(shards, tmp_path):
+    assert train(tmp_path, shards, tmp_path / "m", steps=4).returncode == 0
+    proc = train(tmp_path, shards, tmp_path / "m", steps=4, lr=0.001)
+    assert proc.returncode == 2
+    assert "checkpoint is of another run (checkpoint has lr = 0.0005, the config says 0.001)" in proc.stderr
+    params = write_params(tmp_path / "params.yaml", tiny_train(steps=4, lr=0.001))
+    proc = run_dcign("train", "--data", shards, "--config", "dcign_faces", "--out", tmp_path / "m", "--params",
+                     params, "--restart-if-changed", env={"OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0 and "of a different run" in proc.stdout and "resuming" not in proc.stdout
+    assert train(tmp_path, shards, tmp_path / "fresh", steps=4, lr=0.001).returncode == 0
+    assert same_weights(tmp_path / "m", tmp_path / "fresh")
+    assert sorted(p.name for p in (tmp_path / "m").glob("ckpt-*")) == ["ckpt-00000002", "ckpt-00000004"]
 
 
 def test_entangled_baseline_is_a_parameter_of_the_same_trainer(shards, tmp_path):
@@ -93,6 +120,7 @@ def test_checkpoint_from_another_architecture(shards, tmp_path):
     assert train(tmp_path, shards, tmp_path / "m", steps=2).returncode == 0
     proc = train(tmp_path, shards, tmp_path / "m", steps=4, feature_maps=8)
     assert proc.returncode == 2 and "checkpoint has feature_maps = 4, the config says 8" in proc.stderr
+    assert proc.stderr.count("\n") == 1
 
 
 def test_data_that_does_not_match_the_config(shards, tmp_path):

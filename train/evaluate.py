@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from render.errors import UserError
 from render.shards import ShardReader
 from train.config import BATCH_TYPES
 from train.trainer import to_batch
@@ -253,6 +254,38 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
     return metrics
 
 
+def novel_view_lines(table: dict, figure: str) -> list[str]:
+    lines = ["## Entangled vs disentangled (paper Fig. 7)", "",
+             "Each test image of an azimuth batch is re-rendered at every other azimuth of its batch by "
+             "setting the model's azimuth unit to the value a linear fit on training images predicts "
+             "(the baseline's unit: its latent with the largest variance over azimuth batches), and "
+             "compared with the true render.", "",
+             "| model | azimuth latent | r (train) | novel-view MSE |", "|---|---|---|---|"]
+    for name, row in table.items():
+        lines.append(f"| {name} | z{row['latent']} | {row['r_train']:+.3f} | {row['novel_view_mse']:.5f} |")
+    lines += ["", "Rows: true renders of one test identity; DC-IGN re-renders of the first; baseline "
+              "re-renders of the first.", "", f"![novel views]({figure})", ""]
+    return lines
+
+
+def compare(model_dir: Path, baseline_dir: Path, data: Path, out: Path, max_batches: int | None = None) -> dict:
+    """`dcign compare`: the novel-view comparison alone, as its own pipeline stage (it depends on
+    both models, the per-model evaluations on one each)."""
+    from train.trainer import load_model
+
+    model, cfg = load_model(model_dir)
+    if "azimuth" not in cfg["latents"]:
+        raise UserError(f"{model_dir}: a {cfg['dataset']} model has no azimuth latent to compare")
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    table = compare_with_baseline(model, cfg, Path(baseline_dir), data, out, max_batches)
+    metrics = {"novel_view": table}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    lines = [f"# `{cfg['name']}` vs the entangled baseline `{Path(baseline_dir).name}`", ""]
+    (out / "report.md").write_text("\n".join(lines + novel_view_lines(table, "figures/novel_views.png")) + "\n")
+    return metrics
+
+
 def write_report(out: Path, cfg: dict, metrics: dict, eq: dict, figures: dict) -> None:
     lines = [f"# Evaluation of `{cfg['name']}` ({cfg['mode']}, {cfg['dataset']})", "",
              "All numbers are on held-out test identities/chairs; codes are encoder means.", "",
@@ -280,16 +313,7 @@ def write_report(out: Path, cfg: dict, metrics: dict, eq: dict, figures: dict) -
         lines += [f"### {t}", "", f"![sweep {t}]({figures[f'sweep_{t}']})", "",
                   f"Animated: [{figures[f'sweep_{t}_gif']}]({figures[f'sweep_{t}_gif']})", ""]
     if "novel_view" in metrics:
-        lines += ["## Entangled vs disentangled (paper Fig. 7)", "",
-                  "Each test image of an azimuth batch is re-rendered at every other azimuth of its batch by "
-                  "setting the model's azimuth unit to the value a linear fit on training images predicts "
-                  "(the baseline's unit: its latent with the largest variance over azimuth batches), and "
-                  "compared with the true render.", "",
-                  "| model | azimuth latent | r (train) | novel-view MSE |", "|---|---|---|---|"]
-        for name, row in metrics["novel_view"].items():
-            lines.append(f"| {name} | z{row['latent']} | {row['r_train']:+.3f} | {row['novel_view_mse']:.5f} |")
-        lines += ["", "Rows: true renders of one test identity; DC-IGN re-renders of the first; baseline "
-                  "re-renders of the first.", "", f"![novel views]({figures['novel_views']})", ""]
+        lines += novel_view_lines(metrics["novel_view"], figures["novel_views"])
     lines += ["## Disentanglement metrics", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in sorted(metrics["disentanglement"].items())
               if isinstance(v, (int, float))]

@@ -7,6 +7,7 @@ together, so a run killed at any moment ends with the same weights as an uninter
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +24,9 @@ from train.model import DCIGN, count_parameters, loss_terms
 
 CHECKPOINT_PREFIX = "ckpt-"
 KEEP_CHECKPOINTS = 2
+# Keys that do not change what a step computes: a checkpoint written under other values of these
+# still continues the same run (so raising `steps` extends a finished run instead of redoing it).
+SCHEDULE_KEYS = ("steps", "checkpoint_every", "log_every", "device", "compile")
 
 
 def pick_device(requested: str) -> torch.device:
@@ -99,6 +103,7 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)  # which batch
         self.noise = torch.Generator(device="cpu").manual_seed(cfg.seed)  # reparametrisation noise
         self.step = 0
+        self.data_digest = hashlib.sha256((Path(data) / "manifest.json").read_bytes()).hexdigest()
         self.active = {t: torch.tensor(cfg.latents[t], device=self.device) for t in self.types}
         self.forward = torch.compile(self.model) if cfg.compile else self.model
 
@@ -120,19 +125,58 @@ class Trainer:
                     "noise": self.noise.get_state(), "torch_cpu": torch.get_rng_state()}, tmp / "state.pt")
         (tmp / "rng.json").write_text(json.dumps(self.rng.bit_generator.state))
         (tmp / "config.json").write_text(json.dumps(self.cfg.as_dict(), sort_keys=True))
+        (tmp / "run.json").write_text(json.dumps(self.run_identity(), sort_keys=True))
         (tmp / "done").write_text("")
         os.replace(tmp, final)
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(old)
 
+    def run_identity(self) -> dict:
+        """What makes two runs the same run: the config but its schedule keys, and the data."""
+        cfg = {k: v for k, v in self.cfg.as_dict().items() if k not in SCHEDULE_KEYS}
+        return {"config": json.loads(json.dumps(cfg)), "data_manifest_sha256": self.data_digest}
+
+    def resumable(self, restart_if_changed: bool = False) -> list[Path]:
+        """Finished checkpoints of this very run (same config and data) at or before `steps`.
+        Checkpoints of a different run (another config or other data) stop with an error naming the
+        difference, or with `restart_if_changed` (the DVC stage: its old outputs are in the DVC
+        cache) are removed with the rest of that run, so they can never be resumed by mistake."""
+        mine, other = [], []
+        for path in self.checkpoints():
+            run = path / "run.json"
+            saved = json.loads(run.read_text()) if run.exists() else {}
+            if saved == self.run_identity():
+                if int(path.name[len(CHECKPOINT_PREFIX):]) <= self.cfg.steps:
+                    mine.append(path)
+            else:
+                other.append((path, saved))
+        if other and not restart_if_changed:
+            path, saved = other[-1]
+            raise UserError(f"{path}: checkpoint is of another run ({self.difference(saved)}); use another --out, "
+                            f"delete it, or pass --restart-if-changed")
+        stale = [p for p in self.out.glob(f"{CHECKPOINT_PREFIX}*") if p not in mine]
+        stale += list(self.out.glob(f".tmp-{CHECKPOINT_PREFIX}*"))
+        if stale and not mine:
+            stale += [p for p in (self.out / "model.safetensors", self.out / "config.json", self.out / "live")
+                      if p.exists()]
+        if stale:
+            print(f"dcign: removing {len(stale)} file(s)/folder(s) of a different run from {self.out}", flush=True)
+        for p in stale:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        return mine
+
+    def difference(self, saved: dict) -> str:
+        if saved.get("data_manifest_sha256", self.data_digest) != self.data_digest:
+            return "it was trained on other data"
+        now, then = self.run_identity()["config"], saved.get("config", {})
+        for key in sorted(set(now) | set(then)):
+            if now.get(key) != then.get(key):
+                return f"checkpoint has {key} = {then.get(key)!r}, the config says {now.get(key)!r}"
+        return "it has no run.json"
+
     def load_checkpoint(self, path: Path) -> None:
         from safetensors.torch import load_file
 
-        saved = json.loads((path / "config.json").read_text())
-        for key in ("dataset", "feature_maps", "latent_dim", "mode"):
-            if saved[key] != getattr(self.cfg, key):
-                raise UserError(f"{path}: checkpoint has {key} = {saved[key]!r}, the config says "
-                                f"{getattr(self.cfg, key)!r}; use another --out or delete the old run")
         weights = load_file(str(path / "model.safetensors"), device=str(self.device))
         expected = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
         found = {k: tuple(v.shape) for k, v in weights.items()}
@@ -146,6 +190,14 @@ class Trainer:
         torch.set_rng_state(state["torch_cpu"])
         self.rng.bit_generator.state = json.loads((path / "rng.json").read_text())
 
+    def truncate_logs(self) -> None:
+        """Drop log rows written after the checkpoint being resumed, so that a resumed run's logs
+        equal an uninterrupted run's (and DVC sees the same output)."""
+        for tsv in (self.out / "live" / "plots").rglob("*.tsv"):
+            header, *rows = tsv.read_text().splitlines()
+            kept = [row for row in rows if int(row.split("\t")[0]) <= self.step]
+            tsv.write_text("\n".join([header, *kept]) + "\n")
+
     # -- one step ------------------------------------------------------------------------
     def draw(self) -> tuple[str, np.ndarray]:
         t = self.types[int(self.rng.choice(len(self.types), p=self.type_p))]
@@ -157,16 +209,18 @@ class Trainer:
         return sgvb_step(self.forward, self.optimizer, to_batch(images, self.device), active, self.cfg, self.noise)
 
     # -- the run -------------------------------------------------------------------------
-    def run(self, progress: bool = True) -> dict:
+    def run(self, progress: bool = True, restart_if_changed: bool = False) -> dict:
         from dvclive import Live
 
         self.out.mkdir(parents=True, exist_ok=True)
-        existing = self.checkpoints()
+        existing = self.resumable(restart_if_changed)
         if existing:
             self.load_checkpoint(existing[-1])
             print(f"dcign: resuming {self.cfg.name} from step {self.step} ({existing[-1].name})", flush=True)
         print(f"dcign: training {self.cfg.name} ({self.cfg.mode}, {count_parameters(self.model):,} parameters) "
               f"on {self.device}", flush=True)
+        if self.step > 0:
+            self.truncate_logs()
         live = Live(str(self.out / "live"), resume=self.step > 0, dvcyaml=False, save_dvc_exp=False)
         sums: dict = {}
         last = {}
@@ -181,9 +235,9 @@ class Trainer:
                     sums.setdefault(f"{key}_{batch_type}", []).append(value)
                 if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
                     last = {k: float(np.mean(v)) for k, v in sums.items()}
+                    live.step = self.step  # rows are labelled with the optimiser step they end at
                     for key, value in last.items():
                         live.log_metric(f"train/{key}", value)
-                    live.step = self.step
                     live.next_step()
                     sums = {}
                     bar.set_postfix(loss=f"{last['loss']:.1f}")
