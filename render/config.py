@@ -63,6 +63,7 @@ class FacesConfig:
     identities: dict  # split -> number of identities
     batches: dict  # split -> {batch type -> number of batches}
     factors: dict  # factor name -> FactorGrid
+    fixed_factors: str  # random | neutral: the values the non-varied factors of a batch hold
     lighting: Lighting
     camera: Camera
     background: int
@@ -168,6 +169,14 @@ def _view_settings(params: dict, section: str, where: str) -> dict:
     )
 
 
+def _fixed_factors(params, where) -> str:
+    value = _get(params, "faces.fixed_factors", where)
+    if value not in ("random", "neutral"):
+        raise UserError(f"{where}: faces.fixed_factors = {value!r}: expected 'random' (each batch draws the values "
+                        "it holds fixed from the grids) or 'neutral' (the grid values nearest 0)")
+    return value
+
+
 def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") -> FacesConfig:
     """Validate the `faces` section of a params tree."""
     b = _number(params, "faces.batch_size", where, integer=True, lo=2)
@@ -210,6 +219,7 @@ def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") 
         identities=identities,
         batches=batches,
         factors=factors,
+        fixed_factors=_fixed_factors(params, where),
         **_view_settings(params, "faces", where),
         base_dir=str(base_dir),
     )

@@ -56,7 +56,9 @@ def batch_spec(cfg: FacesConfig, split: str, batch_type: str, index: int) -> Bat
         if TYPE_FACTOR.get(batch_type) == factor:
             values[factor] = np.sort(rng.choice(grid, size=b, replace=False))
         else:
-            values[factor] = np.full(b, rng.choice(grid))
+            drawn = rng.choice(grid)  # drawn either way: the identity stream does not depend on the mode
+            held = grid[np.argmin(np.abs(grid))] if cfg.fixed_factors == "neutral" else drawn
+            values[factor] = np.full(b, held)
     if batch_type == "intrinsic":
         identity = rng.choice(np.arange(ids.start, ids.stop), size=b, replace=False)
     else:

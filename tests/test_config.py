@@ -1,6 +1,8 @@
 """Every bad parameter stops the run with one line naming the key, what was found and what is expected."""
 import math
 
+import numpy as np
+
 import pytest
 
 from render.config import faces_config
@@ -16,13 +18,19 @@ def error_for(**overrides) -> str:
     return message
 
 
-def test_defaults_are_valid_and_follow_the_authors_grids():
+@pytest.mark.parametrize("profile", ["params.yaml", "pipelines/profiles/paper.yaml"])
+def test_profiles_follow_the_authors_grids(profile):
+    """The paper profile has their grids; the default keeps them but turns faces to one side only."""
     from tests.conftest import REPO
     from render.config import load_faces_config
 
-    cfg = load_faces_config(REPO / "params.yaml")
+    cfg = load_faces_config(REPO / profile)
     az = cfg.grid("azimuth")
-    assert az[0] == -1.5 and az[-1] == 1.5 and len(az) == 61
+    authors_az = np.round(np.arange(-30, 31) * 0.05, 10)
+    if profile == "params.yaml":
+        assert az[0] == 0.0 and az[-1] == 1.5 and len(az) == 31
+        authors_az = authors_az[authors_az >= 0]
+    assert np.allclose(az, authors_az)
     light = cfg.grid("light_azimuth")
     assert light[0] == -80 and light[-1] == 80 and len(light) == 81
     el = cfg.grid("elevation")
@@ -38,7 +46,7 @@ def test_defaults_are_valid_and_follow_the_authors_grids():
     ("factors.azimuth.step", 0, "faces.factors.azimuth.step = 0: expected > 0"),
     ("factors.light_azimuth.step", -2, "faces.factors.light_azimuth.step = -2"),
     ("batch_size", 1, "faces.batch_size = 1: expected >= 2"),
-    ("factors.azimuth.max", -1.4, "gives 3 grid values: expected at least faces.batch_size = 4"),
+    ("factors.azimuth.max", 0.1, "gives 3 grid values: expected at least faces.batch_size = 4"),
     ("factors.azimuth.max", -1.6, "expected max >= min"),
     ("model", "no/such/model.mat", "faces.model = 'no/such/model.mat': file not found"),
     ("model", "", "faces.model"),

@@ -36,6 +36,18 @@ def test_each_batch_varies_exactly_its_factor(cfg, split, batch_type):
         assert set(spec.identity.tolist()) <= set(identity_range(cfg, split))
 
 
+def test_neutral_fixed_factors_hold_the_grid_value_nearest_zero(cfg):
+    params = tiny_params(fixed_factors="neutral", **{"factors.azimuth.min": 0.2})
+    neutral = faces_config(params)
+    for batch_type in BATCH_TYPES:
+        spec = batch_spec(neutral, "train", batch_type, 3)
+        random_spec = batch_spec(faces_config(tiny_params(**{"factors.azimuth.min": 0.2})), "train", batch_type, 3)
+        assert np.array_equal(spec.identity, random_spec.identity)  # same identities either way
+        for factor, held in (("azimuth", 0.2), ("elevation", 0.0), ("light_azimuth", 0.0)):
+            if TYPE_FACTOR.get(batch_type) != factor:
+                assert np.allclose(getattr(spec, factor), held)
+
+
 def test_train_and_test_identities_are_disjoint(cfg):
     train = {int(i) for t in BATCH_TYPES for k in range(40) for i in batch_spec(cfg, "train", t, k).identity}
     test = {int(i) for t in BATCH_TYPES for k in range(40) for i in batch_spec(cfg, "test", t, k).identity}
