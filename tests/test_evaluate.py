@@ -28,6 +28,26 @@ def test_metrics_json_has_every_section(evaluated):
     assert set(metrics["invariance"]) == {"azimuth", "elevation", "light", "intrinsic"}
     assert all(v >= 0 for spreads in metrics["invariance"].values() for v in spreads.values())
     assert {"mig", "sap"} <= set(metrics["disentanglement"])
+    assert set(metrics["sweeps"]) == {"azimuth", "elevation", "light"}
+    for v in metrics["sweeps"].values():
+        assert v["true_change"] > 0 and v["sweep_change"] >= 0
+        assert v["ratio"] == pytest.approx(v["sweep_change"] / v["true_change"])
+
+
+def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):  # noqa: F811
+    import numpy as np
+
+    from render.shards import ShardReader
+    from train.evaluate import sweep_strength
+
+    reader = ShardReader(shards, "test")
+    images = reader.batch("azimuth", 0)[0]
+    true = np.abs(images[-1].astype(float) - images[0].astype(float)).mean()
+    tiles = np.zeros((2, 6, 150, 150), np.uint8)
+    flat = sweep_strength(tiles, reader, "azimuth", max_batches=1)
+    assert flat == {"sweep_change": 0.0, "true_change": pytest.approx(true), "ratio": 0.0}
+    tiles[:, 2], tiles[:, -1] = images[0], images[-1]  # a sweep that moves exactly as the factor does
+    assert sweep_strength(tiles, reader, "azimuth", max_batches=1)["ratio"] == pytest.approx(1.0, rel=0.2)
 
 
 def test_figures_and_report(evaluated):
@@ -60,6 +80,9 @@ def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):  #
     figure = Image.open(tmp_path / "results" / "figures" / "novel_views.png")
     assert figure.size[1] > 3 * 150  # truth, DC-IGN, baseline rows
     assert "Entangled vs disentangled" in (tmp_path / "results" / "report.md").read_text()
+    run_dcign("evaluate", "--model", root / "baseline", "--data", shards, "--out", tmp_path / "base", check=True)
+    units = json.loads((tmp_path / "base" / "latent_map.json").read_text())["factors"]
+    assert units["azimuth"]["latent"] == table["baseline"]["latent"]  # the paper's unit, not z0 by default
 
 
 def test_rerender_a_users_image(evaluated, tmp_path):

@@ -95,6 +95,21 @@ def sweep_images(model, inputs: torch.Tensor, latent: int, values) -> np.ndarray
     return (torch.stack(rows, dim=1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
 
 
+def sweep_strength(tiles: np.ndarray, reader: ShardReader, batch_type: str, max_batches: int | None = None) -> dict:
+    """How much a sweep changes the picture, against how much the factor really does: the mean
+    absolute gray-level difference between the sweep's two end frames, and between the two extreme
+    views of the true renders in the test batches of that type (sorted, so first and last). A ratio
+    near 1 means the sweep moves the image as far as the factor does; near 0, the decoder ignores
+    the latent, however well the encoder's value correlates with the factor."""
+    swept = float(np.abs(tiles[:, -1].astype(float) - tiles[:, 2].astype(float)).mean())
+    n = reader.count(batch_type) if max_batches is None else min(max_batches, reader.count(batch_type))
+    true = [np.abs(im[-1].astype(float) - im[0].astype(float)).mean()
+            for im in (reader.batch(batch_type, i)[0] for i in range(n))]
+    true_change = float(np.mean(true))
+    return {"sweep_change": swept, "true_change": true_change,
+            "ratio": swept / true_change if true_change > 0 else 0.0}
+
+
 def grid_png(tiles: np.ndarray, path: Path, gap: int = 4) -> None:
     from PIL import Image
 
@@ -138,13 +153,16 @@ def scatter_png(enc: dict, eq: dict, t: str, path: Path) -> None:
     plt.close(fig)
 
 
-def azimuth_latent(enc: dict, assigned: int | None) -> int:
-    """The model's azimuth unit: its assigned latent, or for the entangled baseline the paper's
-    choice, the latent with the largest variance over azimuth batches."""
-    if assigned is not None:
-        return assigned
-    sel = enc["type"] == "azimuth"
+def batch_unit(enc: dict, batch_type: str) -> int:
+    """The paper's way to find an entangled model's unit for a factor: the latent with the largest
+    variance over the batches in which only that factor varies."""
+    sel = enc["type"] == batch_type
     return int(np.argmax(enc["mu"][sel].var(axis=0)))
+
+
+def azimuth_latent(enc: dict, assigned: int | None) -> int:
+    """The model's azimuth unit: its assigned latent, or for the entangled baseline the paper's choice."""
+    return assigned if assigned is not None else batch_unit(enc, "azimuth")
 
 
 def novel_views(model, reader: ShardReader, latent: int, fit: tuple, max_batches: int | None = None):
@@ -204,6 +222,10 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
     test = encode_split(model, ShardReader(data, "test"), types, max_batches)
     train = encode_split(model, ShardReader(data, "train"), types, max_batches)
 
+    if cfg["mode"] == "entangled":  # no assigned units: each factor's unit is chosen on training batches
+        units = {t: [batch_unit(train, t)] for t in extrinsic}
+        used = {u[0] for u in units.values()}
+        latents = {**units, "intrinsic": [k for k in range(cfg["latent_dim"]) if k not in used]}
     mse = float(test["sq_err"].mean())
     eq = equivariance(test, latents, extrinsic)
     inv = invariance(test, latents, types)
@@ -212,7 +234,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
     disentanglement = all_metrics(train["mu"], discrete_factors(train, names), test["mu"], discrete_factors(test, names),
                                   rng, preset=preset)
 
-    figures = {}
+    figures, strength = {}, {}
     reader = ShardReader(data, "test")
     sweep_inputs = reader.batch("intrinsic", 0)[0][:6]  # six different test identities, one view
     for t in extrinsic:
@@ -225,6 +247,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
         lo, hi = eq[t]["z_range"]
         x = to_batch(sweep_inputs, CPU)
         tiles = sweep_images(model, x, eq[t]["latent"], np.linspace(lo, hi, SWEEP_STEPS))
+        strength[t] = sweep_strength(tiles, reader, t, max_batches)
         grid_png(tiles, out / "figures" / f"sweep_{t}.png")
         sweep_gif(tiles, out / "figures" / f"sweep_{t}.gif")
         figures[f"sweep_{t}"] = f"figures/sweep_{t}.png"
@@ -238,6 +261,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
         "reconstruction": {"mse": mse, "mse_authors_div3": mse / 3},
         "equivariance": {t: {"pearson_r": v["pearson_r"], "abs_r": abs(v["pearson_r"])} for t, v in eq.items()},
         "invariance": inv,
+        "sweeps": strength,
         "disentanglement": disentanglement,
     }
     if comparison is not None:
@@ -309,6 +333,11 @@ def write_report(out: Path, cfg: dict, metrics: dict, eq: dict, figures: dict) -
     lines += ["", "## Latent sweeps (paper Figs. 4, 5, 8)", "",
               "Rows: test inputs. Columns: input, reconstruction, then the factor's latent swept across the "
               "range the encoder uses (2nd to 98th percentile), all other latents fixed.", ""]
+    lines += ["How far each sweep moves the picture (mean absolute gray-level change between its end frames) "
+              "against how far the factor moves the true renders (their two extreme views):", "",
+              "| factor | sweep change | true change | ratio |", "|---|---|---|---|"]
+    lines += [f"| {t} | {v['sweep_change']:.1f} | {v['true_change']:.1f} | {v['ratio']:.2f} |"
+              for t, v in metrics["sweeps"].items()] + [""]
     for t in eq:
         lines += [f"### {t}", "", f"![sweep {t}]({figures[f'sweep_{t}']})", "",
                   f"Animated: [{figures[f'sweep_{t}_gif']}]({figures[f'sweep_{t}_gif']})", ""]

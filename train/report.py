@@ -19,6 +19,7 @@ SUMMARY_ROWS = [
     ("azimuth: Pearson r of its latent", ("equivariance", "azimuth", "pearson_r"), "+.3f"),
     ("elevation: Pearson r of its latent", ("equivariance", "elevation", "pearson_r"), "+.3f"),
     ("light: Pearson r of its latent", ("equivariance", "light", "pearson_r"), "+.3f"),
+    ("azimuth sweep / true image change", ("sweeps", "azimuth", "ratio"), ".3f"),
     ("MIG", ("disentanglement", "mig"), ".3f"),
     ("DCI disentanglement", ("disentanglement", "dci_disentanglement"), ".3f"),
     ("DCI completeness", ("disentanglement", "dci_completeness"), ".3f"),
