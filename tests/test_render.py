@@ -181,13 +181,16 @@ def test_broken_model_file_is_one_clear_line(tmp_path):
     assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in proc.stderr
 
 
-def test_ctrl_c_keeps_finished_chunks_and_the_rerun_completes_them(rendered, tmp_path):
+def test_ctrl_c_keeps_finished_chunks_and_the_rerun_completes_them(tmp_path):
     import signal
     import subprocess
     import sys
     import time
 
-    params = write_params(tmp_path / "params.yaml", tiny_params())
+    # enough chunks (40) that the render is still running when the signal lands
+    params = write_params(tmp_path / "params.yaml", tiny_params(batches={
+        "train": {"azimuth": 8, "elevation": 8, "light": 8, "intrinsic": 8},
+        "test": {"azimuth": 2, "elevation": 2, "light": 2, "intrinsic": 2}}))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "render", "faces", "--params", str(params),
                              "--out", str(out), "--workers", "2"],
@@ -202,10 +205,11 @@ def test_ctrl_c_keeps_finished_chunks_and_the_rerun_completes_them(rendered, tmp
     assert proc.returncode == 130 and "re-run the same command to resume" in err
     assert not (out / "render_info.json").exists()
     finished = len(list(out.glob("*/*.npz")))
-    assert 0 < finished < 10
+    assert 0 < finished < 40
     again = run_dcign("render", "faces", "--params", params, "--out", out, "--workers", 2, check=True)
-    assert f"resuming: {finished} of 10 chunks already rendered" in again.stdout
-    assert tree_digest(out) == tree_digest(rendered / "out")
+    assert f"resuming: {finished} of 40 chunks already rendered" in again.stdout
+    run_dcign("render", "faces", "--params", params, "--out", tmp_path / "whole", "--workers", 2, check=True)
+    assert tree_digest(out) == tree_digest(tmp_path / "whole")
 
 
 def test_fingerprint_covers_params_model_and_code(model, monkeypatch):
