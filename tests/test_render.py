@@ -194,7 +194,9 @@ def test_ctrl_c_keeps_finished_chunks_and_the_rerun_completes_them(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "render", "faces", "--params", str(params),
                              "--out", str(out), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell's background job ignores SIGINT, and children inherit that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(out.glob("*/*.npz")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
