@@ -32,8 +32,7 @@ def copy_project(root: Path) -> Path:
         if (REPO / name).is_file() and not name.startswith("results/"):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
-    for stale in ("dvc.lock",):  # the default profile's lock does not describe the tiny profile
-        (root / stale).unlink(missing_ok=True)
+    (root / "dvc.lock").unlink(missing_ok=True)  # the default profile's lock does not describe the tiny one
     write_params(root / "params.yaml", tiny_pipeline_params())
     sh("git", "init", "-q", cwd=root)
     sh("git", "config", "user.name", "t", cwd=root)
@@ -79,15 +78,11 @@ def test_dvc_repro_runs_every_stage_then_is_up_to_date(repo):
     assert "| metric | `dcign_faces` | `baseline_faces` | `dcign_chairs` |" in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (repo / "results" / link).resolve().is_file(), link
-    assert outs_are_dvc_dirs(repo)
+    outs = lock_outs(repo)
+    assert all(outs[p].endswith(".dir") for p in ("data/rendered/faces", "data/shards/chairs", "models/dcign_faces"))
     assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo)
     again = sh("dvc", "repro", cwd=repo)
     assert not ran(again)
-
-
-def outs_are_dvc_dirs(root: Path) -> bool:
-    outs = lock_outs(root)
-    return all(outs[p].endswith(".dir") for p in ("data/rendered/faces", "data/shards/chairs", "models/dcign_faces"))
 
 
 def test_metrics_and_plots_are_declared_for_dvc(repo):

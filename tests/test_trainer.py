@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,17 +127,18 @@ def test_checkpoint_from_another_architecture(shards, tmp_path):
 def test_data_that_does_not_match_the_config(shards, tmp_path):
     params = tiny_params()
     params["faces"]["batches"]["train"]["elevation"] = 0
-    params["faces"]["image_size"] = 64
-    write_params(tmp_path / "p.yaml", params)
-    run_dcign("render", "faces", "--params", tmp_path / "p.yaml", "--out", tmp_path / "r", "--workers", 1, check=True)
-    write_shards(tmp_path / "r", tmp_path / "s", ShardParams(size_mb=1, seed=0))
-    proc = train(tmp_path, tmp_path / "s", tmp_path / "m")
+
+    def shards_of(image_size: int) -> Path:
+        params["faces"]["image_size"] = image_size
+        write_params(tmp_path / "p.yaml", params)
+        rendered, out = tmp_path / f"r{image_size}", tmp_path / f"s{image_size}"
+        run_dcign("render", "faces", "--params", tmp_path / "p.yaml", "--out", rendered, "--workers", 1, check=True)
+        write_shards(rendered, out, ShardParams(size_mb=1, seed=0))
+        return out
+
+    proc = train(tmp_path, shards_of(64), tmp_path / "m")
     assert proc.returncode == 2 and "images are 64x64, the model expects 150x150" in proc.stderr
-    params["faces"]["image_size"] = 150
-    write_params(tmp_path / "p.yaml", params)
-    run_dcign("render", "faces", "--params", tmp_path / "p.yaml", "--out", tmp_path / "r150", "--workers", 1, check=True)
-    write_shards(tmp_path / "r150", tmp_path / "s150", ShardParams(size_mb=1, seed=0))
-    proc = train(tmp_path, tmp_path / "s150", tmp_path / "m")
+    proc = train(tmp_path, shards_of(150), tmp_path / "m")
     assert proc.returncode == 2 and "the train split has no elevation batches" in proc.stderr
     proc = train(tmp_path, shards, tmp_path / "m", dataset="chairs",
                  batch_ratio={"azimuth": 1, "intrinsic": 1}, latents={"azimuth": [0]})

@@ -134,6 +134,14 @@ def _informative(factors: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def _train_test(codes_train, factors_train, codes_test, factors_test):
+    """Checked train and test arrays, keeping only the factors that vary in training."""
+    ctr, ftr = _check(codes_train, factors_train)
+    cte, fte = _check(codes_test, factors_test)
+    keep = _informative(ftr)
+    return ctr, ftr[:, keep], cte, fte[:, keep]
+
+
 def _histogram_discretize(codes: np.ndarray, bins: int) -> np.ndarray:
     """Equal-width bins over each latent's own observed range (DL's histogram discretizer)."""
     out = np.empty(codes.shape, dtype=np.int64)
@@ -216,10 +224,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, fast: bool = False
     mean classification accuracy over factors (train and test), which DL stores under
     ``informativeness_train/test`` although its code calls it an error.
     """
-    ctr, ftr = _check(codes_train, factors_train)
-    cte, fte = _check(codes_test, factors_test)
-    keep = _informative(ftr)
-    ftr, fte = ftr[:, keep], fte[:, keep]
+    ctr, ftr, cte, fte = _train_test(codes_train, factors_train, codes_test, factors_test)
     L, K = ctr.shape[1], ftr.shape[1]
     R = np.zeros((L, K))
     acc_train, acc_test = [], []
@@ -249,10 +254,7 @@ def sap(codes_train, factors_train, codes_test, factors_test, random_state: int 
     latent j alone (raw, unstandardised values, as in DL); s[j, k] is its test accuracy. SAP is
     the mean over factors of (best - second-best s[:, k]).
     """
-    ctr, ftr = _check(codes_train, factors_train)
-    cte, fte = _check(codes_test, factors_test)
-    keep = _informative(ftr)
-    ftr, fte = ftr[:, keep], fte[:, keep]
+    ctr, ftr, cte, fte = _train_test(codes_train, factors_train, codes_test, factors_test)
     L, K = ctr.shape[1], ftr.shape[1]
     s = np.zeros((L, K))
     with warnings.catch_warnings():
