@@ -13,12 +13,11 @@ from pathlib import Path
 from render.errors import UserError
 
 
-def _workers(requested: int | None, params: dict) -> int:
-    if requested is None:
-        requested = int(params.get("render", {}).get("workers", 0) or 0)
-    if requested < 0:
-        raise UserError(f"--workers {requested}: expected 0 (all cores) or a positive number of processes")
-    return requested or os.cpu_count() or 1
+def _executor(args, params: dict, where: str):
+    from render.config import executor_config
+
+    return executor_config(params, where, workers=args.workers, executor=getattr(args, "executor", None),
+                           ray_address=getattr(args, "ray_address", None))
 
 
 def _config(dataset: str, params_path: str):
@@ -36,7 +35,7 @@ def cmd_render(args) -> None:
         from render.faces import render_faces as render
     else:
         from render.chairs import render_chairs as render
-    info = render(cfg, out, _workers(args.workers, params))
+    info = render(cfg, out, _executor(args, params, args.params))
     n = sum(c["count"] for c in info["chunks"]) * cfg.batch_size
     print(f"dcign: {n} {args.dataset[:-1]} images in {len(info['chunks'])} chunks under {out}")
 
@@ -53,6 +52,14 @@ def cmd_bench_render(args) -> None:
 
     dataset = "chairs" if args.chairs else "faces"
     params, cfg = _config(dataset, args.params)
+    executor = _executor(args, params, args.params)
+    if executor.kind == "ray":
+        from render.bench_render import bench_executors
+        from render.chairs import render_chairs
+        from render.faces import render_faces
+
+        bench_executors(render_faces if dataset == "faces" else render_chairs, cfg, args.images, executor)
+        return
     if dataset == "faces":
         from render.faces import FaceBatchRenderer, components_used, load_model
         from render.factors import batch_spec
@@ -80,7 +87,7 @@ def cmd_bench_render(args) -> None:
             return s.identity, s.azimuth, s.elevation, [cfg.light_azimuth] * len(s.identity)
     specs = image_specs(spec_of, types, args.images)
     bench_render(factory, factory_args, f"{description} at {cfg.image_size}x{cfg.image_size}", specs,
-                 _workers(args.workers, params))
+                 executor.workers)
 
 
 def cmd_shard(args) -> None:
@@ -143,16 +150,39 @@ def cmd_bench_load(args) -> None:
     bench_load(args.data, n_batches=args.batches)
 
 
-def cmd_train(args) -> None:
+def cmd_train(args) -> int | None:
     from render.config import load_params
     from train.config import train_config
-    from train.trainer import Trainer
+    from train.distributed import check_world, launch, ranks_from_env
+    from train.trainer import Trainer, open_data, pick_device
 
     cfg = train_config(load_params(args.params), args.config, where=str(args.params))
-    terms = Trainer(cfg, Path(args.data), Path(args.out or f"models/{args.config}")).run(
+    ranks = ranks_from_env()
+    nproc = args.nproc if args.nproc is not None else int(os.environ.get("DCIGN_NPROC") or 1)
+    if not ranks.distributed:
+        check_world(cfg.batches_per_step, nproc, cfg.name)  # fail here, in one line, not in N processes
+        if nproc > 1:
+            pick_device(cfg.device)
+            open_data(cfg, Path(args.data), "train")
+            return launch(nproc, _without_nproc(args.argv))
+    terms = Trainer(cfg, Path(args.data), Path(args.out or f"models/{args.config}"), ranks).run(
         restart_if_changed=args.restart_if_changed)
-    print(f"dcign: {cfg.name} trained for {cfg.steps} steps; last losses per image: "
-          + ", ".join(f"{k} {v:.1f}" for k, v in terms.items() if k in ("loss", "bce", "kl")))
+    if ranks.main:
+        print(f"dcign: {cfg.name} trained for {cfg.steps} steps; last losses per image: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in terms.items() if k in ("loss", "bce", "kl")))
+    return None
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     render.add_argument("--out", help="output directory (default: data/rendered/<dataset>)")
     render.add_argument("--workers", type=int, help="processes (default: params render.workers; 0 = all cores)")
+    render.add_argument("--executor", choices=["local", "ray"],
+                        help="local process pool or Ray tasks (default: params render.executor)")
+    render.add_argument("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray "
+                                              "instance with --workers CPUs)")
     render.set_defaults(func=cmd_render)
 
     preview = sub.add_parser("preview", help="contact sheet of a rendered dataset, one row per batch type")
@@ -185,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--restart-if-changed", action="store_true",
                        help="if --out holds checkpoints of another config or other data, start over instead of "
                             "stopping (the DVC stage does: DVC keeps the old run in its cache)")
+    train.add_argument("--nproc", type=int, help="data-parallel training processes on this machine, via torchrun "
+                                                 "(one per GPU; gloo on CPU; default: $DCIGN_NPROC or 1); "
+                                                 "batches_per_step must be a multiple")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="test-set metrics, figures and report.md for a trained model")
@@ -230,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_render.add_argument("--images", type=int, default=200, help="images per measurement (default 200)")
     bench_render.add_argument("--workers", type=int, help="processes for the all-cores run (default: all cores)")
     bench_render.add_argument("--chairs", action="store_true", help="bench the chairs dataset instead of faces")
+    bench_render.add_argument("--executor", choices=["local", "ray"], default="local",
+                              help="ray: the Ray executor against the local pool, instead of dcign vs naive pyrender")
+    bench_render.add_argument("--ray-address", help="Ray cluster to use (default: $RAY_ADDRESS, else a local instance)")
     bench_render.set_defaults(func=cmd_bench_render)
     bench_load = bench_sub.add_parser("load", help="images/s from shards vs from PNG files")
     bench_load.add_argument("--data", required=True, help="a shard directory")
@@ -246,16 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
-        args.func(args)
+        code = args.func(args)
     except UserError as e:
         print(f"dcign: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dcign: interrupted; finished chunks are kept, re-run the same command to resume", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

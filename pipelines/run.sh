@@ -3,7 +3,7 @@
 #   bash pipelines/run.sh dvc repro     # the main job
 #   bash pipelines/run.sh pytest        # the tests
 # Set-up: Mesa EGL system libraries (apt, when missing), a virtual environment at .venv/,
-# torch==2.13.0 (CPU wheel unless an NVIDIA GPU is present), and this project in editable mode.
+# torch==2.13.0 (CPU wheel unless an NVIDIA GPU is present), and this project in editable mode with its test and ray extras.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,7 +55,7 @@ ensure_venv() {
         "${pip[@]}" install "torch==$TORCH_VERSION"
     fi
     say "installing dcign in editable mode with its dependencies"
-    "${pip[@]}" install -e ".[test]"
+    "${pip[@]}" install -e ".[test,ray]"
     echo "$want" > "$stamp"
 }
 

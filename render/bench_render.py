@@ -126,3 +126,57 @@ def bench_render(factory, factory_args, description: str, specs: list[tuple], wo
     print(f"speed-up vs naive, {workers} processes: {result['speedup_all_cores']:.1f}x")
     print(f"scaling of dcign from 1 to {workers} processes: {result['scaling_dcign']:.2f}x (ideal {workers}x)")
     return result
+
+
+def bench_executors(render_fn, cfg, n_images: int, executor) -> dict:
+    """The real render (chunks written to disk) of the same `n_images` train images with the
+    local process pool and with Ray, the same number of workers, in one run; checks the two
+    outputs are byte-identical. Ray's start-up is timed apart: a cluster outlives one render.
+
+    `render_fn(cfg, out_dir, executor)` is render_faces or render_chairs."""
+    import dataclasses
+    import math
+    import tempfile
+    from pathlib import Path
+
+    from render.config import ExecutorConfig
+    from render.ray_executor import connect, import_ray
+
+    types = list(cfg.batches["train"])
+    per_type = max(1, math.ceil(n_images / cfg.batch_size / len(types)))
+    n_batches = per_type * len(types)
+    chunk_batches = max(1, min(cfg.chunk_batches, n_batches // (4 * executor.workers)))
+    small = dataclasses.replace(cfg, chunk_batches=chunk_batches,
+                                batches={"train": {t: per_type for t in types}, "test": {t: 0 for t in types}})
+    images = n_batches * cfg.batch_size
+    print(f"dcign bench render: {images} images ({n_batches} batches in chunks of {chunk_batches}), "
+          f"{executor.workers} workers, local pool vs Ray", flush=True)
+    ray = import_ray()
+    rates, seconds = {}, {}
+    with tempfile.TemporaryDirectory(prefix="dcign-bench-") as tmp:
+        out = {kind: Path(tmp) / kind for kind in ("local", "ray")}
+        start = time.perf_counter()
+        started = connect(ray, executor)
+        seconds["ray_start"] = time.perf_counter() - start
+        try:
+            for kind in ("local", "ray"):
+                start = time.perf_counter()
+                render_fn(small, out[kind], ExecutorConfig(kind, executor.workers, executor.ray_address))
+                seconds[kind] = time.perf_counter() - start
+                rates[kind] = images / seconds[kind]
+        finally:
+            if started:
+                ray.shutdown()
+        files = sorted(p.relative_to(out["local"]) for p in out["local"].rglob("*") if p.is_file())
+        identical = files == sorted(p.relative_to(out["ray"]) for p in out["ray"].rglob("*") if p.is_file()) and all(
+            (out["local"] / f).read_bytes() == (out["ray"] / f).read_bytes() for f in files)
+    result = {"images": images, "workers": executor.workers, "local_images_per_s": rates["local"],
+              "ray_images_per_s": rates["ray"], "ray_vs_local": rates["ray"] / rates["local"],
+              "ray_start_s": seconds["ray_start"], "byte_identical": identical}
+    print(f"  local pool: {rates['local']:8.1f} images/s ({seconds['local']:.1f} s)")
+    print(f"  ray       : {rates['ray']:8.1f} images/s ({seconds['ray']:.1f} s; Ray start-up "
+          f"{seconds['ray_start']:.1f} s not counted)")
+    print(f"ray vs local pool: {result['ray_vs_local']:.2f}x; outputs byte-identical: {'yes' if identical else 'NO'}")
+    if not identical:
+        raise RuntimeError("the Ray and local renders differ: please report this as a bug")
+    return result

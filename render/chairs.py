@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from render.chunks import plan_chunks, render_chunks, write_info
-from render.config import CHAIR_BATCH_TYPES, SPLITS, ChairsConfig, code_digest
+from render.chunks import plan_chunks, write_info
+from render.config import CHAIR_BATCH_TYPES, SPLITS, ChairsConfig, ExecutorConfig, code_digest
 from render.errors import UserError
+from render.executors import render_chunks
 from render.factors import chair_batch_spec, chair_split
 from render.mesh import AlbedoMesh, facet, normalised
 
@@ -169,12 +170,12 @@ def render_info(cfg: ChairsConfig, catalog: ChairCatalog, chunks) -> dict:
     return info
 
 
-def render_chairs(cfg: ChairsConfig, out_dir: Path, workers: int) -> dict:
+def render_chairs(cfg: ChairsConfig, out_dir: Path, executor: ExecutorConfig) -> dict:
     """Render every planned chunk not already on disk; broken meshes are reported, not fatal."""
     out_dir = Path(out_dir)
     catalog = build_catalog(cfg)
     chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, CHAIR_BATCH_TYPES)
-    render_chunks(out_dir, chunks, fingerprint(cfg, catalog), ChairBatchRenderer, (cfg, catalog), workers,
+    render_chunks(out_dir, chunks, fingerprint(cfg, catalog), ChairBatchRenderer, (cfg, catalog), executor,
                   cfg.batch_size, desc="render chairs")
     (out_dir / SKIPPED_FILE).write_text(json.dumps(list(catalog.skipped), indent=2, sort_keys=True) + "\n")
     if catalog.skipped:

@@ -1,4 +1,5 @@
-"""Chunk files and the resumable parallel loop that fills them.
+"""Chunk files: planning, the file format, and which chunks a resumed render still needs
+(render/executors.py renders them).
 
 A chunk holds a run of consecutive batches of one split and type as one uncompressed .npz:
 few files for DVC, loadable without pickle, byte-identical for identical content (fixed zip
@@ -8,15 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
-from tqdm import tqdm
 
 from render.errors import UserError
 
@@ -54,19 +53,31 @@ def plan_chunks(counts: dict, chunk_batches: int, splits: Iterable[str], batch_t
     return chunks
 
 
-def write_npz(path: Path, arrays: dict) -> None:
-    """Deterministic, atomic .npz: sorted members, fixed timestamps, temp file + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+def npz_bytes(arrays: dict) -> bytes:
+    """A deterministic .npz in memory: sorted members, fixed timestamps, so identical arrays give
+    identical bytes wherever they were made (a local process or a Ray worker on another node)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for key in sorted(arrays):
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.asarray(arrays[key], order="C"), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue())
+    return out.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file + rename: an interrupted run leaves whole files or none."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_npz(path: Path, arrays: dict) -> None:
+    write_atomic(path, npz_bytes(arrays))
 
 
 def read_npz(path: Path) -> dict:
@@ -104,61 +115,16 @@ def pending_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str) -> list
     return [c for c in chunks if not (out_dir / c.name).exists()]
 
 
-INFO_FILE = "render_info.json"
-_worker: dict = {}
-
-
-def _init_worker(factory: Callable, factory_args: tuple, out_dir: str, fingerprint: str,
-                 single_process: bool = False) -> None:
-    if not single_process:
-        # Cores are shared out between processes; llvmpipe's own threads would oversubscribe them.
-        os.environ["LP_NUM_THREADS"] = "1"
-    _worker.clear()
-    _worker.update(source=factory(*factory_args), out_dir=Path(out_dir), fingerprint=fingerprint)
-
-
-def _render_chunk(chunk: Chunk) -> int:
-    source = _worker["source"]
+def chunk_arrays(source, chunk: Chunk, fingerprint: str) -> dict:
+    """A chunk's arrays: its batches stacked, their indices and the params fingerprint."""
     parts = [source.render_batch(chunk.split, chunk.batch_type, chunk.first + i) for i in range(chunk.count)]
     arrays = {key: np.stack([p[key] for p in parts]) for key in parts[0]}
     arrays["batch_index"] = np.arange(chunk.first, chunk.first + chunk.count, dtype=np.int64)
-    arrays["fingerprint"] = np.array(_worker["fingerprint"])
-    write_npz(_worker["out_dir"] / chunk.name, arrays)
-    return int(arrays["images"].shape[0] * arrays["images"].shape[1])
+    arrays["fingerprint"] = np.array(fingerprint)
+    return arrays
 
 
-def render_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str, factory: Callable, factory_args: tuple,
-                  workers: int, images_per_batch: int, desc: str) -> None:
-    """Render every chunk not already on disk with `workers` processes (1: in this process).
-
-    `factory(*factory_args)` builds, once per process, an object whose
-    `render_batch(split, batch_type, index)` returns a batch's arrays (images first). Workers
-    are spawned, not forked, so each gets a clean EGL context; each writes its own chunks, so
-    the parent only tracks progress. The dataset's info file is removed first and written by
-    the caller last: present only once every chunk is.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / INFO_FILE).unlink(missing_ok=True)
-    todo = pending_chunks(out_dir, chunks, fingerprint)
-    if len(todo) < len(chunks):
-        print(f"dcign: resuming: {len(chunks) - len(todo)} of {len(chunks)} chunks already rendered", flush=True)
-    init_args = (factory, factory_args, str(out_dir), fingerprint)
-    total = sum(c.count for c in todo) * images_per_batch
-    with tqdm(total=total, desc=desc, unit="img", dynamic_ncols=True, smoothing=0.1) as bar:
-        if workers <= 1 or len(todo) <= 1:
-            _init_worker(*init_args, single_process=True)
-            for chunk in todo:
-                bar.update(_render_chunk(chunk))
-            return
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
-            try:
-                for n_images in pool.imap_unordered(_render_chunk, todo):
-                    bar.update(n_images)
-            except BaseException:
-                pool.terminate()
-                raise
+INFO_FILE = "render_info.json"
 
 
 def write_info(out_dir: Path, info: dict) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from render.chunks import Chunk, plan_chunks, render_chunks, write_info
-from render.config import BATCH_TYPES, SPLITS, FacesConfig, code_digest
+from render.chunks import Chunk, plan_chunks, write_info
+from render.config import BATCH_TYPES, SPLITS, ExecutorConfig, FacesConfig, code_digest
 from render.errors import UserError
+from render.executors import render_chunks
 from render.factors import batch_spec, identity_coefficients
 from render.morphable import MorphableModel
 
@@ -117,12 +118,12 @@ def render_info(cfg: FacesConfig, model: MorphableModel, chunks: list[Chunk]) ->
     }
 
 
-def render_faces(cfg: FacesConfig, out_dir: Path, workers: int) -> dict:
+def render_faces(cfg: FacesConfig, out_dir: Path, executor: ExecutorConfig) -> dict:
     """Render every planned chunk not already on disk; returns the dataset's render_info."""
     model = load_model(cfg)
     components_used(cfg, model)
     chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, BATCH_TYPES)
-    render_chunks(out_dir, chunks, fingerprint(cfg, model), FaceBatchRenderer, (cfg, model), workers,
+    render_chunks(out_dir, chunks, fingerprint(cfg, model), FaceBatchRenderer, (cfg, model), executor,
                   cfg.batch_size, desc="render faces")
     info = render_info(cfg, model, chunks)
     write_info(out_dir, info)

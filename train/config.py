@@ -21,6 +21,7 @@ class TrainConfig:
     clamp: str  # mean (the paper) | first (the authors' code)
     invariance_strength: float
     batch_ratio: dict  # batch type -> relative frequency
+    batches_per_step: int  # single-factor batches whose gradients one step averages (one per process or more)
     optimizer: str  # adam | rmsprop
     lr: float
     betas: tuple
@@ -99,6 +100,7 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         clamp=_choice(params, f"{p}.clamp", where, ("mean", "first")),
         invariance_strength=float(_number(params, f"{p}.invariance_strength", where, lo=0)),
         batch_ratio={t: float(ratio[t]) for t in types},
+        batches_per_step=_number(params, f"{p}.batches_per_step", where, integer=True, lo=1),
         optimizer=_choice(params, f"{p}.optimizer", where, ("adam", "rmsprop")),
         lr=float(_number(params, f"{p}.lr", where, lo=0, lo_open=True)),
         betas=(float(betas[0]), float(betas[1])),

@@ -258,6 +258,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
         comparison = compare_with_baseline(model, cfg, Path(baseline), data, out, max_batches)
         figures["novel_views"] = "figures/novel_views.png"
     metrics = {
+        "training": {"steps": cfg["steps"], "batches_per_step": cfg.get("batches_per_step", 1)},
         "reconstruction": {"mse": mse, "mse_authors_div3": mse / 3},
         "equivariance": {t: {"pearson_r": v["pearson_r"], "abs_r": abs(v["pearson_r"])} for t, v in eq.items()},
         "invariance": inv,
@@ -312,7 +313,9 @@ def compare(model_dir: Path, baseline_dir: Path, data: Path, out: Path, max_batc
 
 def write_report(out: Path, cfg: dict, metrics: dict, eq: dict, figures: dict) -> None:
     lines = [f"# Evaluation of `{cfg['name']}` ({cfg['mode']}, {cfg['dataset']})", "",
-             "All numbers are on held-out test identities/chairs; codes are encoder means.", "",
+             f"Trained for {cfg['steps']} steps of {cfg.get('batches_per_step', 1)} batch(es), F = {cfg['feature_maps']}, "
+             f"{cfg['latent_dim']} latents. All numbers are on held-out test identities/chairs; codes are encoder "
+             "means.", "",
              "## Reconstruction", "",
              "| per-pixel MSE on [0, 1] | the authors' convention (divided by 3 channels) |", "|---|---|",
              f"| {metrics['reconstruction']['mse']:.5f} | {metrics['reconstruction']['mse_authors_div3']:.5f} |", "",

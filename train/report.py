@@ -15,6 +15,7 @@ from render.errors import UserError
 
 # (row label, path into metrics.json, format): the summary table, in reading order
 SUMMARY_ROWS = [
+    ("training steps", ("training", "steps"), "d"),
     ("test reconstruction MSE", ("reconstruction", "mse"), ".5f"),
     ("azimuth: Pearson r of its latent", ("equivariance", "azimuth", "pearson_r"), "+.3f"),
     ("elevation: Pearson r of its latent", ("equivariance", "elevation", "pearson_r"), "+.3f"),

@@ -2,8 +2,9 @@
 latents, SGVB loss, atomic resumable checkpoints, dvclive logs.
 
 Resumption is exact on CPU: the weights (safetensors), the optimiser state, the step, and the
-two random streams (batch choice: numpy; reparametrisation noise: torch) are checkpointed
-together, so a run killed at any moment ends with the same weights as an uninterrupted one.
+random streams (per batch stream: batch choice, numpy; reparametrisation noise, torch) are
+checkpointed together, so a run killed at any moment ends with the same weights as an
+uninterrupted one. Under torchrun the same loop runs data-parallel (train/distributed.py).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from tqdm import tqdm
 from render.errors import UserError
 from render.shards import ShardReader
 from train.config import BATCH_TYPES, TrainConfig
+from train.distributed import Ranks, barrier, check_world, from_main, gather, start, stop
 from train.model import DCIGN, count_parameters, loss_terms
 
 CHECKPOINT_PREFIX = "ckpt-"
@@ -29,12 +32,23 @@ KEEP_CHECKPOINTS = 2
 SCHEDULE_KEYS = ("steps", "checkpoint_every", "log_every", "device", "compile")
 
 
-def pick_device(requested: str) -> torch.device:
+def pick_device(requested: str, local_rank: int = 0) -> torch.device:
     if requested == "cuda" and not torch.cuda.is_available():
         raise UserError("train device = 'cuda' but no CUDA GPU is available here; use device: auto or cpu")
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and local_rank > 0:
+        if local_rank >= torch.cuda.device_count():
+            raise UserError(f"training process {local_rank} on this node has no GPU of its own "
+                            f"({torch.cuda.device_count()} visible); start at most one process per GPU")
+        return torch.device("cuda", local_rank)
     return torch.device(requested)
+
+
+def stream_seed(seed: int, stream: int) -> int:
+    """Seed of batch stream `stream` of a run; stream 0 uses the run's seed itself, so a run with
+    one batch per step draws exactly what it always did."""
+    return seed if stream == 0 else int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
 def open_data(cfg: TrainConfig, data: Path, split: str) -> ShardReader:
@@ -72,9 +86,11 @@ def to_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return x.unsqueeze(1).float().div_(255.0)
 
 
-def sgvb_step(forward, optimizer, x: torch.Tensor, active, cfg: TrainConfig, noise: torch.Generator) -> dict:
-    """One SGVB step on a batch (clamped when `active` is given); losses per image. channels_last
-    everywhere; on CUDA also bf16 autocast (the loss terms are summed in fp32)."""
+def sgvb_backward(forward, x: torch.Tensor, active, cfg: TrainConfig, noise: torch.Generator,
+                  weight: float = 1.0) -> dict:
+    """Add `weight` x the SGVB gradient of one batch (clamped when `active` is given) to the
+    parameters' gradients; returns the losses per image. channels_last everywhere; on CUDA also
+    bf16 autocast (the loss terms are summed in fp32)."""
     cuda = x.device.type == "cuda"
     x = x.contiguous(memory_format=torch.channels_last)  # ~1.8x faster convs on CPU (oneDNN) and GPU
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cuda):
@@ -82,17 +98,25 @@ def sgvb_step(forward, optimizer, x: torch.Tensor, active, cfg: TrainConfig, noi
                                         generator=noise)
         bce, kl = loss_terms(logits, x, mu, logvar)
     loss = bce + cfg.kl_weight * kl
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    (loss if weight == 1.0 else loss * weight).backward()
     n = x.shape[0]
     return {"loss": loss.item() / n, "bce": bce.item() / n, "kl": kl.item() / n}
 
 
+def sgvb_step(forward, optimizer, x: torch.Tensor, active, cfg: TrainConfig, noise: torch.Generator) -> dict:
+    """One optimiser step on one batch."""
+    optimizer.zero_grad(set_to_none=True)
+    terms = sgvb_backward(forward, x, active, cfg, noise)
+    optimizer.step()
+    return terms
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig, data: Path, out: Path):
+    def __init__(self, cfg: TrainConfig, data: Path, out: Path, ranks: Ranks | None = None):
         self.cfg, self.out = cfg, Path(out)
-        self.device = pick_device(cfg.device)
+        self.ranks = ranks = ranks or Ranks()
+        check_world(cfg.batches_per_step, ranks.world, cfg.name)
+        self.device = pick_device(cfg.device, ranks.local_rank)
         self.reader = open_data(cfg, Path(data), "train")
         self.types = list(BATCH_TYPES[cfg.dataset])
         weights = np.array([cfg.batch_ratio[t] for t in self.types])
@@ -100,21 +124,38 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = DCIGN(cfg.model).to(self.device, memory_format=torch.channels_last)
         self.optimizer = make_optimizer(cfg, self.model)
-        self.rng = np.random.default_rng(cfg.seed)  # which batch
-        self.noise = torch.Generator(device="cpu").manual_seed(cfg.seed)  # reparametrisation noise
+        # this rank's batch streams: which batch (numpy) and the reparametrisation noise (torch)
+        seeds = [stream_seed(cfg.seed, k) for k in ranks.streams(cfg.batches_per_step)]
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        self.noises = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
         self.step = 0
         self.data_digest = hashlib.sha256((Path(data) / "manifest.json").read_bytes()).hexdigest()
         self.active = {t: torch.tensor(cfg.latents[t], device=self.device) for t in self.types}
-        self.forward = torch.compile(self.model) if cfg.compile else self.model
+        self.net = self.model
+        if ranks.distributed:
+            start(ranks, self.device)
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.forward = torch.compile(self.net) if cfg.compile else self.net
 
     # -- checkpoints ---------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:
         return sorted(p for p in self.out.glob(f"{CHECKPOINT_PREFIX}*") if (p / "done").exists())
 
+    def stream_states(self) -> tuple[list, list]:
+        """The states of every rank's batch streams, in stream order (a collective call)."""
+        mine = ([g.bit_generator.state for g in self.rngs], [n.get_state() for n in self.noises])
+        ranks = gather(self.ranks, mine)
+        return [s for r in ranks for s in r[0]], [s for r in ranks for s in r[1]]
+
     def save_checkpoint(self) -> None:
-        """Write into a temp directory, then rename: a kill leaves the previous checkpoint whole."""
+        """Write into a temp directory, then rename: a kill leaves the previous checkpoint whole.
+        Every rank calls this (the stream states are gathered); rank 0 writes."""
         from safetensors.torch import save_file
 
+        rngs, noises = self.stream_states()
+        if not self.ranks.main:
+            return
         final = self.out / f"{CHECKPOINT_PREFIX}{self.step:08d}"
         tmp = self.out / f".tmp-{final.name}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -122,8 +163,8 @@ class Trainer:
         save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
                   str(tmp / "model.safetensors"))
         torch.save({"optimizer": self.optimizer.state_dict(), "step": self.step,
-                    "noise": self.noise.get_state(), "torch_cpu": torch.get_rng_state()}, tmp / "state.pt")
-        (tmp / "rng.json").write_text(json.dumps(self.rng.bit_generator.state))
+                    "noise": noises, "torch_cpu": torch.get_rng_state()}, tmp / "state.pt")
+        (tmp / "rng.json").write_text(json.dumps(rngs))
         (tmp / "config.json").write_text(json.dumps(self.cfg.as_dict(), sort_keys=True))
         (tmp / "run.json").write_text(json.dumps(self.run_identity(), sort_keys=True))
         (tmp / "done").write_text("")
@@ -186,9 +227,12 @@ class Trainer:
         state = torch.load(path / "state.pt", weights_only=True, map_location=self.device)
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        self.noise.set_state(state["noise"])
+        streams = self.ranks.streams(self.cfg.batches_per_step)
+        rngs = json.loads((path / "rng.json").read_text())
+        for k, rng, noise in zip(streams, self.rngs, self.noises):
+            rng.bit_generator.state = rngs[k]
+            noise.set_state(state["noise"][k])
         torch.set_rng_state(state["torch_cpu"])
-        self.rng.bit_generator.state = json.loads((path / "rng.json").read_text())
 
     def truncate_logs(self) -> None:
         """Drop log rows written after the checkpoint being resumed, so that a resumed run's logs
@@ -199,53 +243,88 @@ class Trainer:
             tsv.write_text("\n".join([header, *kept]) + "\n")
 
     # -- one step ------------------------------------------------------------------------
-    def draw(self) -> tuple[str, np.ndarray]:
-        t = self.types[int(self.rng.choice(len(self.types), p=self.type_p))]
-        i = int(self.rng.integers(self.reader.count(t)))
+    def draw(self, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+        t = self.types[int(rng.choice(len(self.types), p=self.type_p))]
+        i = int(rng.integers(self.reader.count(t)))
         return t, self.reader.batch(t, i)[0]
 
-    def train_step(self, batch_type: str, images: np.ndarray) -> dict:
-        active = self.active[batch_type] if self.cfg.mode == "clamped" else None
-        return sgvb_step(self.forward, self.optimizer, to_batch(images, self.device), active, self.cfg, self.noise)
+    def draw_all(self) -> list[tuple[str, np.ndarray]]:
+        """This rank's batches for the next step, one per stream."""
+        return [self.draw(rng) for rng in self.rngs]
+
+    def train_step(self, batches: list[tuple[str, np.ndarray]]) -> list[dict]:
+        """One optimiser step: the mean SGVB gradient over all ranks' batches (this rank's are
+        weighted 1/len here; DDP averages over ranks, syncing once, after the last)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = []
+        for j, ((batch_type, images), noise) in enumerate(zip(batches, self.noises)):
+            active = self.active[batch_type] if self.cfg.mode == "clamped" else None
+            defer = self.ranks.distributed and j < len(batches) - 1
+            with self.net.no_sync() if defer else nullcontext():
+                terms.append(sgvb_backward(self.forward, to_batch(images, self.device), active, self.cfg, noise,
+                                           weight=1.0 / len(batches)))
+        self.optimizer.step()
+        return terms
 
     # -- the run -------------------------------------------------------------------------
     def run(self, progress: bool = True, restart_if_changed: bool = False) -> dict:
+        try:
+            return self._run(progress, restart_if_changed)
+        finally:
+            stop(self.ranks)
+
+    def _run(self, progress: bool, restart_if_changed: bool) -> dict:
         from dvclive import Live
 
-        self.out.mkdir(parents=True, exist_ok=True)
-        existing = self.resumable(restart_if_changed)
-        if existing:
-            self.load_checkpoint(existing[-1])
-            print(f"dcign: resuming {self.cfg.name} from step {self.step} ({existing[-1].name})", flush=True)
-        print(f"dcign: training {self.cfg.name} ({self.cfg.mode}, {count_parameters(self.model):,} parameters) "
-              f"on {self.device}", flush=True)
-        if self.step > 0:
-            self.truncate_logs()
-        live = Live(str(self.out / "live"), resume=self.step > 0, dvcyaml=False, save_dvc_exp=False)
+        main = self.ranks.main
+        resume_from = None
+        if main:  # rank 0 decides what to resume (and removes other runs); the others follow
+            self.out.mkdir(parents=True, exist_ok=True)
+            existing = self.resumable(restart_if_changed)
+            resume_from = str(existing[-1]) if existing else None
+        resume_from = from_main(self.ranks, resume_from)
+        if resume_from:
+            self.load_checkpoint(Path(resume_from))
+            if main:
+                print(f"dcign: resuming {self.cfg.name} from step {self.step} ({Path(resume_from).name})", flush=True)
+        if main:
+            where = f"{self.ranks.world} processes on {self.device.type}" if self.ranks.distributed else self.device
+            print(f"dcign: training {self.cfg.name} ({self.cfg.mode}, {count_parameters(self.model):,} parameters, "
+                  f"{self.cfg.batches_per_step} batch(es) per step) on {where}", flush=True)
+            if self.step > 0:
+                self.truncate_logs()
+        live = Live(str(self.out / "live"), resume=self.step > 0, dvcyaml=False, save_dvc_exp=False) if main else None
         sums: dict = {}
         last = {}
         with tqdm(total=self.cfg.steps, initial=self.step, desc=f"train {self.cfg.name}", unit="step",
-                  dynamic_ncols=True, disable=not progress) as bar:
+                  dynamic_ncols=True, disable=not (progress and main)) as bar:
             while self.step < self.cfg.steps:
-                batch_type, images = self.draw()
-                terms = self.train_step(batch_type, images)
+                batches = self.draw_all()
+                for (batch_type, _), terms in zip(batches, self.train_step(batches)):
+                    for key, value in terms.items():
+                        sums.setdefault(key, []).append(value)
+                        sums.setdefault(f"{key}_{batch_type}", []).append(value)
                 self.step += 1
-                for key, value in terms.items():
-                    sums.setdefault(key, []).append(value)
-                    sums.setdefault(f"{key}_{batch_type}", []).append(value)
                 if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-                    last = {k: float(np.mean(v)) for k, v in sums.items()}
-                    live.step = self.step  # rows are labelled with the optimiser step they end at
-                    for key, value in last.items():
-                        live.log_metric(f"train/{key}", value)
-                    live.next_step()
+                    merged: dict = {}
+                    for rank_sums in gather(self.ranks, sums):
+                        for key, values in rank_sums.items():
+                            merged.setdefault(key, []).extend(values)
+                    last = {k: float(np.mean(v)) for k, v in merged.items()}
                     sums = {}
-                    bar.set_postfix(loss=f"{last['loss']:.1f}")
+                    if main:
+                        live.step = self.step  # rows are labelled with the optimiser step they end at
+                        for key, value in last.items():
+                            live.log_metric(f"train/{key}", value)
+                        live.next_step()
+                        bar.set_postfix(loss=f"{last['loss']:.1f}")
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
                     self.save_checkpoint()
                 bar.update(1)
-        live.end()
-        self.save_final()
+        if main:
+            live.end()
+            self.save_final()
+        barrier(self.ranks)
         return last
 
     def save_final(self) -> None:

@@ -1,0 +1,80 @@
+"""Data-parallel training: `dcign train --nproc 2` (torchrun, gloo on CPU) against one process
+accumulating the same global batches, resume across process counts, and bad process counts."""
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from tests.conftest import run_dcign, write_params
+from tests.test_trainer import shards, tiny_train  # noqa: F401 (the shards fixture)
+from train.distributed import Ranks
+from train.trainer import stream_seed
+
+
+def train(tmp_path, shards, out, *extra, env=None, **overrides):
+    params = write_params(tmp_path / f"params-{out.name}.yaml", tiny_train(**overrides))
+    return run_dcign("train", "--data", shards, "--config", "dcign_faces", "--out", out, "--params", params, *extra,
+                     env={"OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def weights(model_dir):
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def assert_close(a_dir, b_dir):
+    a, b = weights(a_dir), weights(b_dir)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_each_rank_takes_its_own_streams():
+    assert list(Ranks(0, 2).streams(4)) == [0, 1] and list(Ranks(1, 2).streams(4)) == [2, 3]
+    assert list(Ranks().streams(3)) == [0, 1, 2]
+    assert stream_seed(7, 0) == 7  # one batch per step draws what a plain run always drew
+    assert len({stream_seed(7, k) for k in range(4)}) == 4
+
+
+def test_two_processes_match_one_process_on_the_same_global_batches(shards, tmp_path):
+    single = train(tmp_path, shards, tmp_path / "single", batches_per_step=2)
+    assert single.returncode == 0, single.stderr
+    ddp = train(tmp_path, shards, tmp_path / "ddp", "--nproc", 2, batches_per_step=2)
+    assert ddp.returncode == 0, ddp.stderr
+    assert "on 2 processes on cpu" in ddp.stdout
+    assert ddp.stdout.count("trained for 8 steps") == 1  # rank 0 reports, the others stay quiet
+    assert_close(tmp_path / "single", tmp_path / "ddp")
+    # the logged losses are the mean over both ranks' batches, as the single process's
+    log = "live/plots/metrics/train/loss.tsv"
+    rows = [[float(v) for v in line.split("\t")[:2]] for d in ("single", "ddp")
+            for line in (tmp_path / d / log).read_text().splitlines()[1:]]
+    half = len(rows) // 2
+    np.testing.assert_allclose(rows[:half], rows[half:], rtol=1e-4)
+    # checkpoints are written once, by rank 0, with every stream's state
+    ckpts = sorted((tmp_path / "ddp").glob("ckpt-*"))
+    assert [p.name for p in ckpts] == ["ckpt-00000006", "ckpt-00000008"]
+    assert len(json.loads((ckpts[-1] / "rng.json").read_text())) == 2
+
+
+def test_a_distributed_run_resumes_in_any_process_count(shards, tmp_path):
+    assert train(tmp_path, shards, tmp_path / "straight", batches_per_step=2, steps=8).returncode == 0
+    first = train(tmp_path, shards, tmp_path / "resumed", "--nproc", 2, batches_per_step=2, steps=4)
+    assert first.returncode == 0, first.stderr
+    again = train(tmp_path, shards, tmp_path / "resumed", batches_per_step=2, steps=6)  # one process
+    assert again.returncode == 0 and "resuming dcign_faces from step 4" in again.stdout, again.stderr
+    last = train(tmp_path, shards, tmp_path / "resumed", env={"DCIGN_NPROC": "2"}, batches_per_step=2, steps=8)
+    assert last.returncode == 0 and "resuming dcign_faces from step 6" in last.stdout, last.stderr
+    assert "on 2 processes on cpu" in last.stdout  # DCIGN_NPROC: how a DVC stage's train gets N processes
+    assert_close(tmp_path / "straight", tmp_path / "resumed")
+
+
+def test_a_process_count_that_does_not_divide_the_batches_is_one_line(shards, tmp_path):
+    proc = train(tmp_path, shards, tmp_path / "m", "--nproc", 2, batches_per_step=3)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "dcign: error: train.dcign_faces.batches_per_step = 3 is not a multiple of the 2 training processes: each "
+        "process needs whole single-factor batches (the clamp works on one batch type at a time); set "
+        "batches_per_step to a multiple of 2"]
+    assert not (tmp_path / "m").exists()
+    bad = train(tmp_path, shards, tmp_path / "m", batches_per_step=0)
+    assert bad.returncode == 2 and "batches_per_step = 0: expected >= 1" in bad.stderr
