@@ -65,8 +65,8 @@ def bench_train(feature_maps: int, latent_dim: int, batch: int, steps: int, devi
     project = DCIGN(mc).to(device, memory_format=torch.channels_last)
     cfg = TrainConfig(name="bench", dataset="faces", mode="clamped", feature_maps=feature_maps, latent_dim=latent_dim,
                       latents={}, clamp="mean", invariance_strength=0.01, batch_ratio={}, batches_per_step=1,
-                      optimizer="adam", lr=5e-4, betas=(0.9, 0.99), kl_weight=1.0, steps=steps, seed=0, checkpoint_every=steps, log_every=steps,
-                      device=device.type, compile=False)
+                      optimizer="adam", lr=5e-4, betas=(0.9, 0.99), kl_weight=1.0, steps=steps, seed=0,
+                      checkpoint_every=steps, log_every=steps, device=device.type, compile=False)
     opt = torch.optim.Adam(project.parameters(), lr=5e-4, betas=(0.9, 0.99))
     noise = torch.Generator().manual_seed(0)
     active = torch.tensor([0], device=device)
