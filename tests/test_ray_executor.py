@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from render.chunks import plan_chunks
-from render.config import SPLITS, BATCH_TYPES, ExecutorConfig, faces_config
+from render.config import BATCH_TYPES, SPLITS, ExecutorConfig, faces_config
 from render.errors import UserError
 from render.faces import FaceBatchRenderer, fingerprint, load_model
 from tests.conftest import run_dcign, tiny_params, write_params
@@ -85,7 +85,7 @@ class BrokenRenderer(FaceBatchRenderer):
         raise UserError("broken.obj: not a mesh (expected a triangle mesh)")
 
 
-def render_with(factory, args, tmp_path, local):
+def render_with(factory, args, tmp_path):
     from render.ray_executor import render_on_ray
 
     cfg = faces_config(tiny_params())
@@ -101,7 +101,7 @@ def test_lost_and_failed_tasks_are_retried(ray_address, local, tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
     faults = {"train/azimuth/0": "crash", "train/intrinsic/1": "raise", "test/light/0": "crash"}
-    chunks, done = render_with(FlakyRenderer, (faults, str(marks)), tmp_path, local)
+    chunks, done = render_with(FlakyRenderer, (faults, str(marks)), tmp_path)
     assert sorted(p.name for p in marks.iterdir()) == sorted(k.replace("/", "-") for k in faults)
     assert sum(done) == len(chunks)
     rendered = tree_digest(tmp_path / "out")
@@ -109,11 +109,11 @@ def test_lost_and_failed_tasks_are_retried(ray_address, local, tmp_path):
     assert rendered == expected
 
 
-def test_bad_input_in_a_task_is_one_error_and_not_retried(ray_address, local, tmp_path):
+def test_bad_input_in_a_task_is_one_error_and_not_retried(ray_address, tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
     with pytest.raises(UserError, match=r"^broken.obj: not a mesh \(expected a triangle mesh\)$"):
-        render_with(BrokenRenderer, (str(marks),), tmp_path, local)
+        render_with(BrokenRenderer, (str(marks),), tmp_path)
     first_attempts = len(list(marks.glob("attempt-*")))
     assert 1 <= first_attempts <= 4  # the chunks in flight when the first error came back, each tried once
 
