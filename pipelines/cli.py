@@ -174,6 +174,8 @@ def cmd_train(args) -> int | None:
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line for the ranks: without --nproc, which torchrun's own parser would take for
+    an abbreviation of its --nproc-per-node even after the module name."""
     out, skip = [], False
     for a in argv:
         if skip:

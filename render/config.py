@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -349,8 +350,6 @@ class ExecutorConfig:
 def executor_config(params: dict, where: str = "params.yaml", workers: int | None = None,
                     executor: str | None = None, ray_address: str | None = None) -> ExecutorConfig:
     """The `render` section, with command-line values (when given) taking precedence."""
-    import os
-
     section = params.get("render") or {}
     if workers is None:
         workers = section.get("workers", 0)
