@@ -6,108 +6,51 @@ stderr and exit status 2; finished work stays on disk.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from render.errors import UserError
-
-
-def _executor(args, params: dict, where: str):
-    from render.config import executor_config
-
-    return executor_config(params, where, workers=args.workers, executor=getattr(args, "executor", None),
-                           ray_address=getattr(args, "ray_address", None))
-
-
-def _config(dataset: str, params_path: str):
-    from render.config import chairs_config, faces_config, load_params
-
-    params = load_params(params_path)
-    parse = faces_config if dataset == "faces" else chairs_config
-    return params, parse(params, where=str(params_path), base_dir=str(Path(params_path).parent))
+from render.schema import SCHEMAS
 
 
 def cmd_render(args) -> None:
-    params, cfg = _config(args.dataset, args.params)
+    from render.jobs.dataset import render_from_params
+
     out = Path(args.out or f"data/rendered/{args.dataset}")
-    if args.dataset == "faces":
-        from render.faces import render_faces as render
-    else:
-        from render.chairs import render_chairs as render
-    info = render(cfg, out, _executor(args, params, args.params))
-    n = sum(c["count"] for c in info["chunks"]) * cfg.batch_size
-    print(f"dcign: {n} {args.dataset[:-1]} images in {len(info['chunks'])} chunks under {out}")
+    info = render_from_params(args.dataset, args.params, out, args.workers, args.executor, args.ray_address)
+    n = sum(c["count"] for c in info["chunks"]) * info["image_shape"][0]
+    print(f"dcign: {n} {args.dataset} images in {len(info['chunks'])} chunks under {out}")
 
 
 def cmd_preview(args) -> None:
-    from render.preview import write_preview
+    from render.shards.preview import write_preview
 
-    out = write_preview(args.dir, args.out)
-    print(f"dcign: preview written to {out}")
-
-
-def cmd_bench_render(args) -> None:
-    from render.bench_render import bench_render, image_specs
-
-    dataset = "chairs" if args.chairs else "faces"
-    params, cfg = _config(dataset, args.params)
-    executor = _executor(args, params, args.params)
-    if executor.kind == "ray":
-        from render.bench_render import bench_executors
-        from render.chairs import render_chairs
-        from render.faces import render_faces
-
-        bench_executors(render_faces if dataset == "faces" else render_chairs, cfg, args.images, executor)
-        return
-    if dataset == "faces":
-        from render.faces import FaceBatchRenderer, components_used, load_model
-        from render.factors import batch_spec
-
-        model = load_model(cfg)
-        components_used(cfg, model)
-        factory, factory_args = FaceBatchRenderer, (cfg, model)
-        types = ("azimuth", "elevation", "light", "intrinsic")
-        description = f"{model.name} ({model.n_vertices} vertices, {len(model.triangles)} triangles)"
-
-        def spec_of(batch_type, index):
-            s = batch_spec(cfg, "train", batch_type, index)
-            return s.identity, s.azimuth, s.elevation, s.light_azimuth
-    else:
-        from render.chairs import ChairBatchRenderer, build_catalog
-        from render.factors import chair_batch_spec
-
-        catalog = build_catalog(cfg)
-        factory, factory_args = ChairBatchRenderer, (cfg, catalog)
-        types = ("azimuth", "intrinsic")
-        description = f"{cfg.source} chairs"
-
-        def spec_of(batch_type, index):
-            s = chair_batch_spec(cfg, "train", batch_type, index, catalog.pools["train"])
-            return s.identity, s.azimuth, s.elevation, [cfg.light_azimuth] * len(s.identity)
-    specs = image_specs(spec_of, types, args.images)
-    bench_render(factory, factory_args, f"{description} at {cfg.image_size}x{cfg.image_size}", specs,
-                 executor.workers)
+    print(f"dcign: preview written to {write_preview(args.dir, args.out)}")
 
 
 def cmd_shard(args) -> None:
-    from render.config import load_params
-    from render.shards import shard_params, write_shards
+    from render.shards.writer import shard_from_params
 
-    manifest = write_shards(Path(args.input), Path(args.out), shard_params(load_params(args.params), str(args.params)))
+    manifest = shard_from_params(Path(args.input), Path(args.out), args.params)
     sizes = {s: m["batches"] for s, m in manifest["splits"].items()}
     print(f"dcign: {len(manifest['files'])} files under {args.out}, batches per split: {sizes}")
 
 
 def cmd_verify(args) -> None:
-    from render.shards import verify
+    from render.shards.verify import verify
 
-    n = verify(args.dir)
-    print(f"dcign: {args.dir}: all {n} files match the manifest")
+    print(f"dcign: {args.dir}: all {verify(args.dir)} files match the manifest")
+
+
+def cmd_train(args) -> int:
+    from train.loop import train_command
+
+    return train_command(args.params, args.config, Path(args.data), Path(args.out or f"models/{args.config}"),
+                         args.nproc, args.restart_if_changed, args.argv)
 
 
 def cmd_evaluate(args) -> None:
-    from train.evaluate import evaluate
+    from train.evaluation.evaluate import evaluate
 
     metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset,
                        baseline=Path(args.baseline) if args.baseline else None)
@@ -116,7 +59,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_compare(args) -> None:
-    from train.evaluate import compare
+    from train.evaluation.evaluate import compare
 
     metrics = compare(Path(args.model), Path(args.baseline), Path(args.data), Path(args.out))
     cells = ", ".join(f"{k} {v['novel_view_mse']:.5f}" for k, v in metrics["novel_view"].items())
@@ -124,18 +67,30 @@ def cmd_compare(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from train.report import combined_report
+    from train.evaluation.report import combined_report
 
     out = combined_report([Path(r) for r in args.results], Path(args.out), [Path(p) for p in args.preview or []])
     print(f"dcign: wrote {out}")
 
 
 def cmd_rerender(args) -> None:
-    from train.rerender import rerender
+    from train.evaluation.rerender import rerender
 
     map_path = Path(args.map or f"results/{Path(args.model).name}/latent_map.json")
     out = rerender(Path(args.model), map_path, Path(args.image), args.set or [], args.sweep, Path(args.out))
     print(f"dcign: re-rendered {args.image} to {out}")
+
+
+def cmd_bench_render(args) -> None:
+    from render.bench.render import run_bench
+
+    run_bench(args.dataset, args.params, args.images, args.workers, args.executor, args.ray_address)
+
+
+def cmd_bench_load(args) -> None:
+    from render.bench.load import bench_load
+
+    bench_load(args.data, n_batches=args.batches)
 
 
 def cmd_bench_train(args) -> None:
@@ -144,55 +99,12 @@ def cmd_bench_train(args) -> None:
     bench_train(args.feature_maps, args.latent_dim, args.batch, args.steps, args.device)
 
 
-def cmd_bench_load(args) -> None:
-    from render.bench_load import bench_load
-
-    bench_load(args.data, n_batches=args.batches)
-
-
-def cmd_train(args) -> int | None:
-    from render.config import load_params
-    from train.config import train_config
-    from train.distributed import check_world, launch, ranks_from_env
-    from train.trainer import Trainer, open_data, pick_device
-
-    cfg = train_config(load_params(args.params), args.config, where=str(args.params))
-    ranks = ranks_from_env()
-    nproc = args.nproc if args.nproc is not None else int(os.environ.get("DCIGN_NPROC") or 1)
-    if not ranks.distributed:
-        check_world(cfg.batches_per_step, nproc, cfg.name)  # fail here, in one line, not in N processes
-        if nproc > 1:
-            pick_device(cfg.device)
-            open_data(cfg, Path(args.data), "train")
-            return launch(nproc, _without_nproc(args.argv))
-    terms = Trainer(cfg, Path(args.data), Path(args.out or f"models/{args.config}"), ranks).run(
-        restart_if_changed=args.restart_if_changed)
-    if ranks.main:
-        print(f"dcign: {cfg.name} trained for {cfg.steps} steps; last losses per image: "
-              + ", ".join(f"{k} {v:.1f}" for k, v in terms.items() if k in ("loss", "bce", "kl")))
-    return None
-
-
-def _without_nproc(argv: list[str]) -> list[str]:
-    """The command line for the ranks: without --nproc, which torchrun's own parser would take for
-    an abbreviation of its --nproc-per-node even after the module name."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == "--nproc":
-            skip = True
-        elif not a.startswith("--nproc="):
-            out.append(a)
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcign", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     render = sub.add_parser("render", help="render a single-factor dataset into chunk files")
-    render.add_argument("dataset", choices=["faces", "chairs"])
+    render.add_argument("dataset", choices=list(SCHEMAS))
     render.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     render.add_argument("--out", help="output directory (default: data/rendered/<dataset>)")
     render.add_argument("--workers", type=int, help="processes (default: params render.workers; 0 = all cores)")
@@ -268,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_render.add_argument("--params", default="params.yaml")
     bench_render.add_argument("--images", type=int, default=200, help="images per measurement (default 200)")
     bench_render.add_argument("--workers", type=int, help="processes for the all-cores run (default: all cores)")
-    bench_render.add_argument("--chairs", action="store_true", help="bench the chairs dataset instead of faces")
+    bench_render.add_argument("--dataset", choices=list(SCHEMAS), default="faces", help="dataset (default: faces)")
+    bench_render.add_argument("--chairs", dest="dataset", action="store_const", const="chairs",
+                              help="short for --dataset chairs")
     bench_render.add_argument("--executor", choices=["local", "ray"], default="local",
                               help="ray: the Ray executor against the local pool, instead of dcign vs naive pyrender")
     bench_render.add_argument("--ray-address", help="Ray cluster to use (default: $RAY_ADDRESS, else a local instance)")

@@ -1,9 +1,9 @@
-"""Chunk files: planning, the file format, and which chunks a resumed render still needs
-(render/executors.py renders them).
+"""The chunk file format and the dataset's render_info.json.
 
-A chunk holds a run of consecutive batches of one split and type as one uncompressed .npz:
-few files for DVC, loadable without pickle, byte-identical for identical content (fixed zip
-timestamps), written atomically so an interrupted run leaves only whole chunks behind.
+A chunk is one uncompressed .npz: loadable without pickle, byte-identical for identical content
+(sorted members, fixed zip timestamps), written atomically so an interrupted run leaves only whole
+chunks behind. Besides its batches it records the fingerprint it was rendered with, which only a
+resumed render reads (render.jobs.resume); shards leave it out.
 """
 from __future__ import annotations
 
@@ -11,51 +11,22 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from render.errors import UserError
 
+FORMAT_VERSION = 1
+INFO_FILE = "render_info.json"
+# Members that describe the chunk itself rather than its images.
+BOOKKEEPING = ("fingerprint", "batch_index")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """Batches [first, first + count) of one split and batch type."""
-
-    split: str
-    batch_type: str
-    index: int
-    first: int
-    count: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.split}/{self.batch_type}-{self.index:05d}.npz"
-
-    def describe(self) -> dict:
-        """The chunk's entry in render_info.json."""
-        return {"file": self.name, "split": self.split, "batch_type": self.batch_type,
-                "first": self.first, "count": self.count}
-
-
-def plan_chunks(counts: dict, chunk_batches: int, splits: Iterable[str], batch_types: Iterable[str]) -> list[Chunk]:
-    """Split `counts[split][type]` batches into chunks of at most `chunk_batches` batches."""
-    chunks = []
-    for split in splits:
-        for batch_type in batch_types:
-            n = counts[split][batch_type]
-            for index, first in enumerate(range(0, n, chunk_batches)):
-                chunks.append(Chunk(split, batch_type, index, first, min(chunk_batches, n - first)))
-    return chunks
-
-
 def npz_bytes(arrays: dict) -> bytes:
-    """A deterministic .npz in memory: sorted members, fixed timestamps, so identical arrays give
-    identical bytes wherever they were made (a local process or a Ray worker on another node)."""
+    """A deterministic .npz in memory: identical arrays give identical bytes wherever they were
+    made (a local process or a Ray worker on another node)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for key in sorted(arrays):
@@ -76,10 +47,6 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_npz(path: Path, arrays: dict) -> None:
-    write_atomic(path, npz_bytes(arrays))
-
-
 def read_npz(path: Path) -> dict:
     """All arrays of a chunk; a damaged file is a UserError naming it."""
     try:
@@ -92,7 +59,7 @@ def read_npz(path: Path) -> dict:
 
 
 def chunk_fingerprint(path: Path) -> str | None:
-    """The params fingerprint a finished chunk was rendered with, or None if it is not usable."""
+    """The fingerprint a finished chunk was rendered with, or None if it is not usable."""
     try:
         with zipfile.ZipFile(path) as zf:
             if zf.testzip() is not None:
@@ -103,30 +70,22 @@ def chunk_fingerprint(path: Path) -> str | None:
         return None
 
 
-def pending_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str) -> list[Chunk]:
-    """Chunks still to render. Finished chunks of the same fingerprint are kept (resume); files
-    from other parameters, stray temp files and chunks no longer planned are removed."""
-    out_dir = Path(out_dir)
-    planned = {c.name for c in chunks}
-    for path in sorted(out_dir.glob("*/*.npz")) + sorted(out_dir.glob("*/.*.tmp*")):
-        rel = path.relative_to(out_dir).as_posix()
-        if rel not in planned or chunk_fingerprint(path) != fingerprint:
-            path.unlink()
-    return [c for c in chunks if not (out_dir / c.name).exists()]
-
-
-def chunk_arrays(source, chunk: Chunk, fingerprint: str) -> dict:
-    """A chunk's arrays: its batches stacked, their indices and the params fingerprint."""
+def chunk_bytes(source, chunk, fingerprint: str) -> bytes:
+    """A chunk rendered by a batch source: its batches stacked, their indices and the fingerprint."""
     parts = [source.render_batch(chunk.split, chunk.batch_type, chunk.first + i) for i in range(chunk.count)]
     arrays = {key: np.stack([p[key] for p in parts]) for key in parts[0]}
     arrays["batch_index"] = np.arange(chunk.first, chunk.first + chunk.count, dtype=np.int64)
     arrays["fingerprint"] = np.array(fingerprint)
-    return arrays
+    return npz_bytes(arrays)
 
 
-INFO_FILE = "render_info.json"
+def read_info(out_dir: Path) -> dict:
+    path = Path(out_dir) / INFO_FILE
+    if not path.is_file():
+        raise UserError(f"{path}: not found; expected a finished render (run 'dcign render <dataset>' first)")
+    return json.loads(path.read_text())
 
 
 def write_info(out_dir: Path, info: dict) -> None:
-    """The dataset's render_info.json: sorted keys, no timestamps, so identical data gives identical bytes."""
+    """render_info.json: sorted keys, no timestamps, so identical data gives identical bytes."""
     (Path(out_dir) / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")

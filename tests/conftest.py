@@ -1,11 +1,13 @@
 """Shared fixtures: tiny profiles derived from the repository's own params.yaml."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,3 +70,25 @@ def run_dcign(*args, cwd=None, env=None, check=False) -> subprocess.CompletedPro
     if check and proc.returncode != 0:
         raise AssertionError(f"dcign {' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def tree_digest(root: Path) -> dict:
+    """Relative path -> sha256 of every file under root."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def rendered_faces(tmp_path_factory) -> Path:
+    """The tiny faces dataset rendered with 2 workers by the real CLI (read-only for tests)."""
+    root = tmp_path_factory.mktemp("rendered-faces")
+    params = write_params(root / "params.yaml", tiny_params())
+    run_dcign("render", "faces", "--params", params, "--out", root / "out", "--workers", 2, check=True)
+    return root / "out"
+
+
+@pytest.fixture(scope="session")
+def face_model():
+    from render.faces.procedural_head import build_procedural_head
+
+    return build_procedural_head()

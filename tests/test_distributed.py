@@ -9,7 +9,7 @@ from safetensors.numpy import load_file
 from tests.conftest import run_dcign, write_params
 from tests.test_trainer import shards, tiny_train  # noqa: F401 (the shards fixture)
 from train.distributed import Ranks
-from train.trainer import stream_seed
+from train.loop import stream_seed
 
 
 def train(tmp_path, shards, out, *extra, env=None, **overrides):

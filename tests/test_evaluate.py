@@ -37,8 +37,8 @@ def test_metrics_json_has_every_section(evaluated):
 def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):  # noqa: F811
     import numpy as np
 
-    from render.shards import ShardReader
-    from train.evaluate import sweep_strength
+    from render.shards.reader import ShardReader
+    from train.evaluation.evaluate import sweep_strength
 
     reader = ShardReader(shards, "test")
     images = reader.batch("azimuth", 0)[0]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.metrics import (
+from train.evaluation.metrics import (
     PRESETS,
     _Groups,
     all_metrics,

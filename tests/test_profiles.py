@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from render.config import chairs_config, faces_config
-from render.shards import shard_params
+from render.shards.reader import shard_params
 from tests.conftest import REPO
 from train.config import train_config
 

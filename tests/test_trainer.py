@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from render.shards import ShardParams, write_shards
+from render.shards.reader import ShardParams, write_shards
 from tests.conftest import run_dcign, tiny_params, write_params
 
 
@@ -158,8 +158,8 @@ def test_a_short_run_makes_the_azimuth_latent_track_azimuth(tmp_path):
     turn ambiguous, which a short run does not resolve (see the issue notes)."""
     import torch
 
-    from render.shards import ShardReader
-    from train.trainer import load_model
+    from render.shards.reader import ShardReader
+    from train.loop import load_model
 
     params = tiny_params()
     faces = params["faces"]

@@ -1,0 +1,130 @@
+"""The `faces` section of params.yaml -> a validated FacesConfig."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from render.errors import UserError
+from render.gl.config import Camera, Lighting, view_settings
+from render.params import SPLITS, get, number
+from render.schema import SCHEMAS, Factor
+
+SCHEMA = SCHEMAS["faces"]
+FIXED_FACTORS = ("random", "neutral")
+
+
+@dataclass(frozen=True)
+class FactorGrid:
+    """A factor's allowed values: min + k * step, so evaluation can treat factors as discrete."""
+
+    name: str
+    min: float
+    max: float
+    step: float
+    unit: str
+
+    @property
+    def values(self) -> np.ndarray:
+        n = int(math.floor((self.max - self.min) / self.step + 1e-9)) + 1
+        return np.round(self.min + self.step * np.arange(n), 10)
+
+
+@dataclass(frozen=True)
+class FacesConfig:
+    model: str
+    seed: int
+    batch_size: int
+    image_size: int
+    shape_components: int
+    albedo_components: int
+    coeff_clip: float
+    identities: dict  # split -> number of identities
+    batches: dict  # split -> {batch type -> number of batches}
+    factors: dict  # factor name -> FactorGrid
+    fixed_factors: str  # random | neutral: the values the non-varied factors of a batch hold
+    lighting: Lighting
+    camera: Camera
+    background: int
+    supersample: int
+    chunk_batches: int
+    base_dir: str = "."
+
+    def grid(self, factor: str) -> np.ndarray:
+        return self.factors[factor].values
+
+
+def _factor(tree, factor: Factor, where, batch_size) -> FactorGrid:
+    prefix = f"faces.factors.{factor.name}"
+    limit = factor.limit
+    lim = {"lo": -limit, "hi": limit, "expect": f"a value within +-{limit:.4f} {factor.unit}"}
+    lo = number(tree, f"{prefix}.min", where, **lim)
+    hi = number(tree, f"{prefix}.max", where, **lim)
+    step = number(tree, f"{prefix}.step", where, lo=0, lo_open=True)
+    if hi < lo:
+        raise UserError(f"{where}: {prefix}.max = {hi} is below {prefix}.min = {lo}: expected max >= min")
+    grid = FactorGrid(factor.name, float(lo), float(hi), float(step), factor.unit)
+    n = len(grid.values)
+    if n < batch_size:
+        raise UserError(
+            f"{where}: {prefix} = {lo}..{hi} step {step} gives {n} grid values: "
+            f"expected at least faces.batch_size = {batch_size} distinct values"
+        )
+    return grid
+
+
+def _model(params, where, base_dir) -> str:
+    model = get(params, "faces.model", where)
+    if not isinstance(model, str) or not model:
+        raise UserError(f"{where}: faces.model = {model!r}: expected 'procedural' or a path to a BFM .mat/.h5 file")
+    if model != "procedural":
+        path = Path(base_dir) / model
+        if not path.is_file():
+            raise UserError(
+                f"{where}: faces.model = {model!r}: file not found; expected 'procedural' "
+                "or a path to a Basel Face Model file (.mat 2009, .h5 2017/2019)"
+            )
+        if path.suffix.lower() not in (".mat", ".h5", ".hdf5"):
+            raise UserError(f"{where}: faces.model = {model!r}: expected a .mat (BFM 2009) or .h5 (BFM 2017/2019) file")
+    return model
+
+
+def _fixed_factors(params, where) -> str:
+    value = get(params, "faces.fixed_factors", where)
+    if value not in FIXED_FACTORS:
+        raise UserError(f"{where}: faces.fixed_factors = {value!r}: expected 'random' (each batch draws the values "
+                        "it holds fixed from the grids) or 'neutral' (the grid values nearest 0)")
+    return value
+
+
+def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") -> FacesConfig:
+    """Validate the `faces` section of a params tree."""
+    b = number(params, "faces.batch_size", where, integer=True, lo=2)
+    identities = {s: number(params, f"faces.identities.{s}", where, integer=True, lo=1) for s in SPLITS}
+    batches = {
+        s: {t: number(params, f"faces.batches.{s}.{t}", where, integer=True, lo=0) for t in SCHEMA.batch_types}
+        for s in SPLITS
+    }
+    for s in SPLITS:
+        if batches[s]["intrinsic"] and identities[s] < b:
+            raise UserError(
+                f"{where}: faces.identities.{s} = {identities[s]}: expected at least faces.batch_size = {b} "
+                "identities, since an intrinsic batch shows that many different faces"
+            )
+    return FacesConfig(
+        model=_model(params, where, base_dir),
+        seed=number(params, "faces.seed", where, integer=True, lo=0),
+        batch_size=b,
+        image_size=number(params, "faces.image_size", where, integer=True, lo=16, hi=2048),
+        shape_components=number(params, "faces.shape_components", where, integer=True, lo=0),
+        albedo_components=number(params, "faces.albedo_components", where, integer=True, lo=0),
+        coeff_clip=float(number(params, "faces.coeff_clip", where, lo=0, lo_open=True)),
+        identities=identities,
+        batches=batches,
+        factors={name: _factor(params, f, where, b) for name, f in SCHEMA.factors.items()},
+        fixed_factors=_fixed_factors(params, where),
+        **view_settings(params, "faces", where),
+        base_dir=str(base_dir),
+    )

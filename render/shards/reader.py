@@ -1,0 +1,102 @@
+"""Reading shards: O(1) random access to any batch, checked against the manifest on opening.
+
+The format is written by render/shards/writer.py; `dcign verify` (render/shards/verify.py) also
+checks every sha256.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from render.errors import UserError
+
+# 2: the manifest records each batch type's factor and every factor's unit and grid values
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ShardReader:
+    """O(1) random access to batch i of a type, without reading the data set into memory.
+
+    Opening checks the manifest's format and every file's size and array shape; `verify()`
+    also checks every sha256. Images come back as uint8 views of memory maps; the trainer
+    converts them (on the GPU when there is one).
+    """
+
+    def __init__(self, root: str | Path, split: str):
+        self.root = Path(root)
+        path = self.root / MANIFEST
+        if not path.is_file():
+            raise UserError(f"{path}: manifest not found; expected a shard directory made by 'dcign shard'")
+        try:
+            self.manifest = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}: not valid JSON ({e})") from None
+        version = self.manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise UserError(f"{path}: format_version {version!r} is newer than this dcign reads ({FORMAT_VERSION}); "
+                            "upgrade dcign or re-shard the data")
+        if version < FORMAT_VERSION:
+            raise UserError(f"{path}: format_version {version} is older than this dcign reads ({FORMAT_VERSION}); "
+                            "re-run 'dcign shard' (or 'dvc repro') to rewrite it")
+        if split not in self.manifest["splits"]:
+            raise UserError(f"{path}: no split {split!r}; expected one of {sorted(self.manifest['splits'])}")
+        self.split = split
+        self.batch_types = self.manifest["batch_types"]
+        meta = self.manifest["splits"][split]
+        self.per_shard = meta["batches_per_shard"]
+        self.shards = [self._open(f"{split}-{s:05d}.images.npy") for s in range(meta["shards"])]
+        prefix = f"{split}."
+        self.labels = {name[len(prefix):-len(".npy")]: np.asarray(self._open(name))
+                       for name in sorted(self.manifest["files"]) if name.startswith(prefix)}
+        types = self.labels.get("batch_type", np.zeros(0, np.int8))
+        self._positions = {t: np.flatnonzero(types == k) for k, t in enumerate(self.batch_types)}
+
+    def _open(self, name: str) -> np.ndarray:
+        path = self.root / name
+        entry = self.manifest["files"].get(name)
+        if entry is None:
+            raise UserError(f"{self.root / MANIFEST}: lists no file {name}; the manifest does not match the reader")
+        if not path.is_file():
+            raise UserError(f"{path}: shard file missing (expected {entry['size']} bytes); "
+                            "restore it with 'dvc pull' or 'dvc checkout', or re-run 'dcign shard'")
+        size = path.stat().st_size
+        if size != entry["size"]:
+            raise UserError(f"{path}: {size} bytes, expected {entry['size']} (truncated or replaced); "
+                            "restore it with 'dvc checkout' or re-run 'dcign shard'")
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise UserError(f"{path}: not a readable .npy file ({e})") from None
+        if list(array.shape) != entry["shape"] or str(array.dtype) != entry["dtype"]:
+            raise UserError(f"{path}: array {list(array.shape)} {array.dtype}, manifest says "
+                            f"{entry['shape']} {entry['dtype']}")
+        return array
+
+    def count(self, batch_type: str) -> int:
+        return len(self._positions[batch_type])
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self._positions.values())
+
+    def position(self, batch_type: str, i: int) -> int:
+        return int(self._positions[batch_type][i])
+
+    def batch(self, batch_type: str, i: int) -> tuple[np.ndarray, dict]:
+        """Images (B, H, W) uint8 and labels of the i-th batch of a type."""
+        return self.at(self.position(batch_type, i))
+
+    def at(self, position: int) -> tuple[np.ndarray, dict]:
+        images = self.shards[position // self.per_shard][position % self.per_shard]
+        return images, {key: value[position] for key, value in self.labels.items()}
