@@ -92,3 +92,51 @@ def face_model():
     from render.faces.procedural_head import build_procedural_head
 
     return build_procedural_head()
+
+
+# -- training: tiny shards and tiny models (tests/train/) -----------------------------------------
+
+
+def tiny_train(**overrides) -> dict:
+    """The tiny params with dcign_faces small and quick on the CPU, then `overrides` on it."""
+    params = tiny_params()
+    section = params["train"]["dcign_faces"]
+    section.update(feature_maps=4, latent_dim=8, steps=8, checkpoint_every=2, log_every=2, device="cpu")
+    section.update(overrides)
+    return params
+
+
+def train_tiny(tmp_path: Path, shards: Path, out: Path, *extra, env=None, **overrides) -> subprocess.CompletedProcess:
+    """`dcign train --config dcign_faces` of tiny_train(**overrides), one thread per process."""
+    params = write_params(tmp_path / f"params-{out.name}.yaml", tiny_train(**overrides))
+    return run_dcign("train", "--data", shards, "--config", "dcign_faces", "--out", out, "--params", params, *extra,
+                     env={"OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def _dev_shards(dataset: str) -> Path | None:
+    root = os.environ.get("DCIGN_DEV_SHARDS")
+    return Path(root) / dataset if root else None
+
+
+@pytest.fixture(scope="session")
+def shards(request, tmp_path_factory) -> Path:
+    """The tiny faces dataset as shards, by the real CLI (read-only for tests)."""
+    if _dev_shards("faces"):
+        return _dev_shards("faces")
+    rendered_faces = request.getfixturevalue("rendered_faces")
+    root = tmp_path_factory.mktemp("shards-faces")
+    params = write_params(root / "params.yaml", tiny_params())
+    run_dcign("shard", "--in", rendered_faces, "--out", root / "shards", "--params", params, check=True)
+    return root / "shards"
+
+
+@pytest.fixture(scope="session")
+def chair_shards(tmp_path_factory) -> Path:
+    """The tiny chairs dataset, rendered and sharded by the real CLI (read-only for tests)."""
+    if _dev_shards("chairs"):
+        return _dev_shards("chairs")
+    root = tmp_path_factory.mktemp("shards-chairs")
+    params = write_params(root / "params.yaml", tiny_params())
+    run_dcign("render", "chairs", "--params", params, "--out", root / "rendered", "--workers", 1, check=True)
+    run_dcign("shard", "--in", root / "rendered", "--out", root / "shards", "--params", params, check=True)
+    return root / "shards"

@@ -111,6 +111,21 @@ def _measure(kind: str, factory, factory_args, specs: list[tuple]) -> tuple[int,
     return len(specs), time.perf_counter() - start
 
 
+def _agreement(factory, factory_args, specs: list[tuple]) -> float:
+    """Mean IoU of the two renderers' silhouettes on the same images: both must draw the same meshes
+    at the same poses for their rates to be comparable (their shading differs by design)."""
+    batches = factory(*factory_args)
+    naive = NaiveRenderer(batches.renderer)
+    background = batches.cfg.background
+    ious = []
+    for identity, az, el, light in specs:
+        batches.use(identity)
+        ours = np.abs(batches.renderer.render(az, el, light).astype(int) - background) > 2
+        theirs = np.abs(naive.render(batches.mesh(identity), az, el, light).astype(int) - background) > 2
+        ious.append((ours & theirs).sum() / max(1, (ours | theirs).sum()))
+    return float(np.mean(ious))
+
+
 def _throughput(kind: str, factory, factory_args, specs: list[tuple], processes: int) -> float:
     """Images/s with `processes` spawned workers splitting the same images (contiguous shares,
     so identities stay together as in a real render)."""
@@ -140,10 +155,13 @@ def bench_render(factory, factory_args, description: str, specs: list[tuple], wo
         "dcign_all_cores": rates[("dcign", workers)],
         "naive_all_cores": rates[("naive", workers)],
     }
+    with multiprocessing.get_context("spawn").Pool(1, initializer=_init_measure, initargs=(None,)) as pool:
+        result["silhouette_iou"] = pool.apply(_agreement, (factory, factory_args, specs[:8]))
     result["speedup_per_process"] = result["dcign_per_process"] / result["naive_per_process"]
     result["speedup_all_cores"] = result["dcign_all_cores"] / result["naive_all_cores"]
     result["scaling_dcign"] = result["dcign_all_cores"] / result["dcign_per_process"]
-    print(f"speed-up vs naive, per process: {result['speedup_per_process']:.1f}x (target >= 5x)")
+    print(f"same images: silhouettes of dcign and naive agree, IoU {result['silhouette_iou']:.3f}")
+    print(f"speed-up vs naive, per process: {result['speedup_per_process']:.2f}x (target >= 5x)")
     print(f"speed-up vs naive, {workers} processes: {result['speedup_all_cores']:.1f}x")
     print(f"scaling of dcign from 1 to {workers} processes: {result['scaling_dcign']:.2f}x (ideal {workers}x)")
     return result

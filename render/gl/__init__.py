@@ -1,0 +1,1 @@
+"""The OpenGL renderer (pyrender over EGL, a Lambert shader) and the mesh type it draws."""

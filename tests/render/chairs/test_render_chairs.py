@@ -7,9 +7,8 @@ import pytest
 import trimesh
 
 from render.chunks import read_npz
-from render.factors import chair_split
-from tests.conftest import run_dcign, set_dotted, tiny_params, write_params
-from tests.test_render import tree_digest
+from render.chairs.sampling import chair_split
+from tests.conftest import run_dcign, set_dotted, tiny_params, tree_digest, write_params
 
 
 def tiny_chairs(**overrides) -> dict:

@@ -5,7 +5,8 @@ import numpy as np
 
 import pytest
 
-from render.config import faces_config
+from render.faces.config import faces_config
+from render.jobs.dataset import load_config
 from render.errors import UserError
 from tests.conftest import run_dcign, tiny_params, write_params
 
@@ -22,9 +23,8 @@ def error_for(**overrides) -> str:
 def test_profiles_follow_the_authors_grids(profile):
     """The paper profile has their grids; the default keeps them but turns faces to one side only."""
     from tests.conftest import REPO
-    from render.config import load_faces_config
 
-    cfg = load_faces_config(REPO / profile)
+    _, cfg = load_config("faces", REPO / profile)
     az = cfg.grid("azimuth")
     authors_az = np.round(np.arange(-30, 31) * 0.05, 10)
     if profile == "params.yaml":

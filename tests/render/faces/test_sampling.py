@@ -2,13 +2,14 @@
 import numpy as np
 import pytest
 
-from render.config import BATCH_TYPES, TYPE_FACTOR, faces_config
-from render.factors import batch_spec, identity_coefficients, identity_range
-from tests.conftest import REPO, tiny_params
-
 import yaml
 
-FACTORS = ("azimuth", "elevation", "light_azimuth")
+from render.faces.config import SCHEMA, faces_config
+from render.faces.sampling import batch_spec, identity_coefficients, identity_range
+from tests.conftest import REPO, tiny_params
+
+BATCH_TYPES = SCHEMA.batch_types
+FACTORS = tuple(SCHEMA.factors)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def test_each_batch_varies_exactly_its_factor(cfg, split, batch_type):
             assert values.shape == (b,)
             grid = cfg.grid(factor).astype(np.float32)
             assert np.isin(values, grid).all(), f"{factor} off the grid"
-            if TYPE_FACTOR.get(batch_type) == factor:
+            if SCHEMA.factor_of(batch_type) == factor:
                 assert len(np.unique(values)) == b
             else:
                 assert len(np.unique(values)) == 1
@@ -44,7 +45,7 @@ def test_neutral_fixed_factors_hold_the_grid_value_nearest_zero(cfg):
         random_spec = batch_spec(faces_config(tiny_params(**{"factors.azimuth.min": 0.2})), "train", batch_type, 3)
         assert np.array_equal(spec.identity, random_spec.identity)  # same identities either way
         for factor, held in (("azimuth", 0.2), ("elevation", 0.0), ("light_azimuth", 0.0)):
-            if TYPE_FACTOR.get(batch_type) != factor:
+            if SCHEMA.factor_of(batch_type) != factor:
                 assert np.allclose(getattr(spec, factor), held)
 
 

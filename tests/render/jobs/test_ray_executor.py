@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from render.chunks import plan_chunks
-from render.config import BATCH_TYPES, SPLITS, ExecutorConfig, faces_config
 from render.errors import UserError
-from render.faces import FaceBatchRenderer, fingerprint, load_model
-from tests.conftest import run_dcign, tiny_params, write_params
-from tests.test_render import tree_digest
+from render.faces.config import SCHEMA, faces_config
+from render.faces.source import FaceBatches, prepare
+from render.jobs.config import ExecutorConfig
+from render.jobs.fingerprint import fingerprint
+from render.jobs.plan import plan_chunks
+from render.params import SPLITS
+from tests.conftest import run_dcign, tiny_params, tree_digest, write_params
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
@@ -53,7 +55,7 @@ def test_ray_writes_the_same_bytes_as_the_local_pool_and_resumes(ray_address, lo
         assert tree_digest(out) == tree_digest(local / dataset)
 
 
-class FlakyRenderer(FaceBatchRenderer):
+class FlakyRenderer(FaceBatches):
     """The real face renderer, except that the first attempt at a chunk's first batch kills its
     worker process (a lost task) or raises (a failed task), as marked in `faults`."""
 
@@ -72,7 +74,7 @@ class FlakyRenderer(FaceBatchRenderer):
         return super().render_batch(split, batch_type, index)
 
 
-class BrokenRenderer(FaceBatchRenderer):
+class BrokenRenderer(FaceBatches):
     """A renderer that meets bad input: counts its attempts, fails the same way each time."""
 
     def __init__(self, cfg, model, marks: str):
@@ -89,10 +91,10 @@ def render_with(factory, args, tmp_path):
     from render.jobs.ray_executor import render_on_ray
 
     cfg = faces_config(tiny_params())
-    model = load_model(cfg)
-    chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, BATCH_TYPES)
+    model = prepare(cfg)
+    chunks = plan_chunks(cfg.batches, cfg.chunk_batches, SPLITS, SCHEMA.batch_types)
     done = []
-    render_on_ray(tmp_path / "out", chunks, fingerprint(cfg, model), factory, (cfg, model, *args),
+    render_on_ray(tmp_path / "out", chunks, fingerprint(SCHEMA, cfg, model.digest), factory, (cfg, model, *args),
                   ExecutorConfig("ray", 2), done.append)
     return chunks, done
 

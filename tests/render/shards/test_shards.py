@@ -8,9 +8,11 @@ import pytest
 
 from render.chunks import read_npz
 from render.errors import UserError
-from render.shards.reader import ShardParams, ShardReader, verify, write_shards
-from tests.conftest import run_dcign, tiny_params, write_params
-from tests.test_render import tree_digest
+from render.shards.config import ShardParams
+from render.shards.reader import ShardReader
+from render.shards.verify import verify
+from render.shards.writer import write_shards
+from tests.conftest import run_dcign, tiny_params, tree_digest, write_params
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +40,15 @@ def test_shards_are_byte_identical_whatever_the_render_workers(rendered, shards,
 
 def test_manifest_describes_the_data(shards):
     manifest = json.loads((shards / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["dataset"] == "faces"
+    assert manifest["format_version"] == 2 and manifest["dataset"] == "faces"
     assert manifest["splits"]["train"]["counts"] == {"azimuth": 2, "elevation": 1, "light": 1, "intrinsic": 2}
     assert manifest["splits"]["train"]["shards"] == 3  # 0.2 MB shards: two batches of 90 kB each
     assert set(manifest["factors"]) == {"azimuth", "elevation", "light_azimuth"}
+    assert manifest["type_factor"] == {"azimuth": "azimuth", "elevation": "elevation", "light": "light_azimuth",
+                                       "intrinsic": None}
+    light = manifest["factors"]["light_azimuth"]
+    assert light["unit"] == "deg" and light["values"][:2] == [-80.0, -78.0] and len(light["values"]) == 81
+    assert "render_fingerprint" not in manifest["params"]  # code versions that make the same pixels agree
     assert manifest["params"]["shards"] == {"size_mb": 0.2, "seed": 0} and len(manifest["params_sha256"]) == 64
     for name, entry in manifest["files"].items():
         assert (shards / name).stat().st_size == entry["size"] and len(entry["sha256"]) == 64
@@ -112,11 +119,12 @@ def test_corrupted_shard_passes_open_but_fails_verify(damaged):
     assert proc.returncode == 2 and "corrupted" in proc.stderr.strip().splitlines()[-1]
 
 
-def test_manifest_from_a_newer_format(damaged):
+@pytest.mark.parametrize("version, words", [(99, "format_version 99 is newer"), (1, "format_version 1 is older")])
+def test_manifest_from_another_format(damaged, version, words):
     manifest = json.loads((damaged / "manifest.json").read_text())
-    manifest["format_version"] = 99
+    manifest["format_version"] = version
     (damaged / "manifest.json").write_text(json.dumps(manifest))
-    expect_error(damaged, "format_version 99 is newer")
+    expect_error(damaged, words)
 
 
 def test_shape_not_matching_the_manifest(damaged):

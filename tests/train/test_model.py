@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from train.model import DCIGN, ModelConfig, count_parameters, factor_latents, loss_terms
+from train.model import DCIGN, ModelConfig, count_parameters, loss_terms
 
 
 def small(latent_dim=10):
@@ -134,15 +134,3 @@ def test_config_validation(field, kwargs):
         ModelConfig(**kwargs)
     assert "\n" not in str(info.value)
 
-
-def test_factor_latents():
-    faces = factor_latents("faces", 200)
-    assert faces["azimuth"] == [0] and faces["elevation"] == [1] and faces["light"] == [2]
-    assert faces["intrinsic"] == list(range(3, 200))
-    chairs = factor_latents("chairs", 200)
-    assert set(chairs) == {"azimuth", "intrinsic"}
-    assert chairs["azimuth"] == [0] and chairs["intrinsic"] == list(range(1, 200))
-    with pytest.raises(ValueError, match="dataset"):
-        factor_latents("cars", 200)
-    with pytest.raises(ValueError, match="latent_dim"):
-        factor_latents("faces", 3)

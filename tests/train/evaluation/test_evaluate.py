@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_dcign
-from tests.test_trainer import shards, train  # noqa: F401  (module fixture: tiny faces shards)
+from tests.conftest import run_dcign, tiny_params, train_tiny, write_params
 
 
 @pytest.fixture(scope="module")
-def evaluated(shards, tmp_path_factory):  # noqa: F811
+def evaluated(shards, tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
-    assert train(root, shards, root / "model", steps=30, feature_maps=8).returncode == 0
+    assert train_tiny(root, shards, root / "model", steps=30, feature_maps=8).returncode == 0
     proc = run_dcign("evaluate", "--model", root / "model", "--data", shards, "--out", root / "results", check=True)
     assert "report in" in proc.stdout
     return root / "results"
@@ -34,11 +33,9 @@ def test_metrics_json_has_every_section(evaluated):
         assert v["ratio"] == pytest.approx(v["sweep_change"] / v["true_change"])
 
 
-def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):  # noqa: F811
-    import numpy as np
-
+def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):
     from render.shards.reader import ShardReader
-    from train.evaluation.evaluate import sweep_strength
+    from train.evaluation.figures import sweep_strength
 
     reader = ShardReader(shards, "test")
     images = reader.batch("azimuth", 0)[0]
@@ -50,7 +47,7 @@ def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):  # n
     assert sweep_strength(tiles, reader, "azimuth", max_batches=1)["ratio"] == pytest.approx(1.0, rel=0.2)
 
 
-def test_figures_and_report(evaluated):
+def test_figures_and_report(evaluated, shards):
     report = (evaluated / "report.md").read_text()
     assert "| azimuth | — |" in report and "| intrinsic |" in report  # invariance matrix, diagonal blank
     for t in ("azimuth", "elevation", "light"):
@@ -64,13 +61,17 @@ def test_figures_and_report(evaluated):
         assert rows and {"true", "inferred"} <= set(rows[0])
     latent_map = json.loads((evaluated / "latent_map.json").read_text())
     assert latent_map["factors"]["azimuth"]["latent"] == 0
+    manifest = json.loads((shards / "manifest.json").read_text())  # units as the data records them
+    for t, entry in latent_map["factors"].items():
+        assert entry["unit"] == manifest["factors"][manifest["type_factor"][t]]["unit"]
+    assert latent_map["factors"]["light"]["unit"] == "deg" and latent_map["factors"]["azimuth"]["unit"] == "rad"
     sweep = np.asarray(Image.open(evaluated / "figures" / "sweep_azimuth.png"))
     assert sweep.std() > 5  # not a blank sheet
 
 
-def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):  # noqa: F811
+def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):
     root = evaluated.parent
-    assert train(tmp_path, shards, root / "baseline", steps=6, mode="entangled", feature_maps=8).returncode == 0
+    assert train_tiny(tmp_path, shards, root / "baseline", steps=6, mode="entangled", feature_maps=8).returncode == 0
     run_dcign("evaluate", "--model", root / "model", "--baseline", root / "baseline", "--data", shards,
               "--out", tmp_path / "results", check=True)
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
@@ -104,3 +105,49 @@ def test_rerender_a_users_image(evaluated, tmp_path):
     missing = run_dcign("rerender", "--model", root / "model", "--image", photo, "--set", "azimuth=0", "--out", out,
                         cwd=tmp_path)
     assert missing.returncode == 2 and "latent map not found" in missing.stderr
+
+
+def test_factor_classes_index_the_manifest_grid_in_every_split():
+    """A class is a grid value, whichever values a split happens to hold (per-split numbering
+    would give 0.5 rad class 0 in one split and class 2 in another)."""
+    from train.data import DataSchema
+    from train.evaluation.probes import factor_classes
+
+    schema = DataSchema(("azimuth", "intrinsic"), {"azimuth": "azimuth", "intrinsic": None},
+                        {"azimuth": {"unit": "rad", "circular": False, "values": [0.0, 0.25, 0.5, 0.75]}})
+    train = {"labels": {"azimuth": np.array([0.0, 0.25, 0.5, 0.75], np.float32)}}
+    test = {"labels": {"azimuth": np.array([0.5, 0.75, 0.5], np.float32)}}
+    assert factor_classes(train, schema, ["azimuth"])[:, 0].tolist() == [0, 1, 2, 3]
+    assert factor_classes(test, schema, ["azimuth"])[:, 0].tolist() == [2, 3, 2]
+
+
+def test_the_summary_has_a_row_per_factor_measured():
+    from train.evaluation.report import summary_rows
+
+    chairs = {"equivariance": {"azimuth": {}}, "sweeps": {"azimuth": {}}}
+    faces = {"equivariance": {t: {} for t in ("azimuth", "elevation", "light")},
+             "sweeps": {t: {} for t in ("azimuth", "elevation", "light")}}
+    labels = [row[0] for row in summary_rows([chairs])]
+    assert "azimuth: Pearson r of its latent" in labels and "azimuth sweep / true image change" in labels
+    assert not any(label.startswith(("elevation", "light")) for label in labels)
+    labels = [row[0] for row in summary_rows([chairs, faces])]
+    assert [label.split(":")[0] for label in labels if "Pearson" in label] == ["azimuth", "elevation", "light"]
+    assert labels[0] == "training steps" and labels[-1] == "BetaVAE score"
+
+
+def test_a_chairs_model_is_evaluated_on_the_factors_its_data_has(chair_shards, tmp_path):
+    params = tiny_params()
+    params["train"]["dcign_chairs"].update(feature_maps=4, latent_dim=8, steps=2, checkpoint_every=2, device="cpu")
+    write_params(tmp_path / "c.yaml", params)
+    run_dcign("train", "--data", chair_shards, "--config", "dcign_chairs", "--out", tmp_path / "m",
+              "--params", tmp_path / "c.yaml", env={"OMP_NUM_THREADS": "1"}, check=True)
+    run_dcign("evaluate", "--model", tmp_path / "m", "--data", chair_shards, "--out", tmp_path / "r", check=True)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert set(metrics["equivariance"]) == set(metrics["sweeps"]) == {"azimuth"}
+    assert set(metrics["invariance"]) == {"azimuth", "intrinsic"}
+    latent_map = json.loads((tmp_path / "r" / "latent_map.json").read_text())
+    assert latent_map["factors"] == {"azimuth": latent_map["factors"]["azimuth"]}
+    assert latent_map["factors"]["azimuth"]["unit"] == "rad"
+    run_dcign("report", tmp_path / "r", "--out", tmp_path / "report.md", check=True)
+    report = (tmp_path / "report.md").read_text()
+    assert "| azimuth: Pearson r of its latent |" in report and "elevation:" not in report

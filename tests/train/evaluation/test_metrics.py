@@ -1,4 +1,4 @@
-"""Known-answer tests for train/metrics.py (fast preset; well under a minute on a CPU).
+"""Known-answer tests for train/evaluation/metrics.py (fast preset; well under a minute on a CPU).
 
 Toy ground truth: K=3 independent discrete factors with 5, 8 and 10 values, drawn uniformly
 (3000 train rows, 1000 test rows). Representations:

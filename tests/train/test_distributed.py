@@ -3,19 +3,11 @@ accumulating the same global batches, resume across process counts, and bad proc
 import json
 
 import numpy as np
-import pytest
 from safetensors.numpy import load_file
 
-from tests.conftest import run_dcign, write_params
-from tests.test_trainer import shards, tiny_train  # noqa: F401 (the shards fixture)
-from train.distributed import Ranks
-from train.loop import stream_seed
-
-
-def train(tmp_path, shards, out, *extra, env=None, **overrides):
-    params = write_params(tmp_path / f"params-{out.name}.yaml", tiny_train(**overrides))
-    return run_dcign("train", "--data", shards, "--config", "dcign_faces", "--out", out, "--params", params, *extra,
-                     env={"OMP_NUM_THREADS": "1", **(env or {})})
+from tests.conftest import train_tiny
+from train.data import stream_seed
+from train.distributed import Ranks, without_nproc
 
 
 def weights(model_dir):
@@ -36,10 +28,15 @@ def test_each_rank_takes_its_own_streams():
     assert len({stream_seed(7, k) for k in range(4)}) == 4
 
 
+def test_the_ranks_command_line_has_no_nproc():
+    argv = ["train", "--nproc", "2", "--data", "d", "--nproc=4", "--config", "c"]
+    assert without_nproc(argv) == ["train", "--data", "d", "--config", "c"]
+
+
 def test_two_processes_match_one_process_on_the_same_global_batches(shards, tmp_path):
-    single = train(tmp_path, shards, tmp_path / "single", batches_per_step=2)
+    single = train_tiny(tmp_path, shards, tmp_path / "single", batches_per_step=2)
     assert single.returncode == 0, single.stderr
-    ddp = train(tmp_path, shards, tmp_path / "ddp", "--nproc", 2, batches_per_step=2)
+    ddp = train_tiny(tmp_path, shards, tmp_path / "ddp", "--nproc", 2, batches_per_step=2)
     assert ddp.returncode == 0, ddp.stderr
     assert "on 2 processes on cpu" in ddp.stdout
     assert ddp.stdout.count("trained for 8 steps") == 1  # rank 0 reports, the others stay quiet
@@ -57,24 +54,24 @@ def test_two_processes_match_one_process_on_the_same_global_batches(shards, tmp_
 
 
 def test_a_distributed_run_resumes_in_any_process_count(shards, tmp_path):
-    assert train(tmp_path, shards, tmp_path / "straight", batches_per_step=2, steps=8).returncode == 0
-    first = train(tmp_path, shards, tmp_path / "resumed", "--nproc", 2, batches_per_step=2, steps=4)
+    assert train_tiny(tmp_path, shards, tmp_path / "straight", batches_per_step=2, steps=8).returncode == 0
+    first = train_tiny(tmp_path, shards, tmp_path / "resumed", "--nproc", 2, batches_per_step=2, steps=4)
     assert first.returncode == 0, first.stderr
-    again = train(tmp_path, shards, tmp_path / "resumed", batches_per_step=2, steps=6)  # one process
+    again = train_tiny(tmp_path, shards, tmp_path / "resumed", batches_per_step=2, steps=6)  # one process
     assert again.returncode == 0 and "resuming dcign_faces from step 4" in again.stdout, again.stderr
-    last = train(tmp_path, shards, tmp_path / "resumed", env={"DCIGN_NPROC": "2"}, batches_per_step=2, steps=8)
+    last = train_tiny(tmp_path, shards, tmp_path / "resumed", env={"DCIGN_NPROC": "2"}, batches_per_step=2, steps=8)
     assert last.returncode == 0 and "resuming dcign_faces from step 6" in last.stdout, last.stderr
     assert "on 2 processes on cpu" in last.stdout  # DCIGN_NPROC: how a DVC stage's train gets N processes
     assert_close(tmp_path / "straight", tmp_path / "resumed")
 
 
 def test_a_process_count_that_does_not_divide_the_batches_is_one_line(shards, tmp_path):
-    proc = train(tmp_path, shards, tmp_path / "m", "--nproc", 2, batches_per_step=3)
+    proc = train_tiny(tmp_path, shards, tmp_path / "m", "--nproc", 2, batches_per_step=3)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "dcign: error: train.dcign_faces.batches_per_step = 3 is not a multiple of the 2 training processes: each "
         "process needs whole single-factor batches (the clamp works on one batch type at a time); set "
         "batches_per_step to a multiple of 2"]
     assert not (tmp_path / "m").exists()
-    bad = train(tmp_path, shards, tmp_path / "m", batches_per_step=0)
+    bad = train_tiny(tmp_path, shards, tmp_path / "m", batches_per_step=0)
     assert bad.returncode == 2 and "batches_per_step = 0: expected >= 1" in bad.stderr

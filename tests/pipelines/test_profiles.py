@@ -2,10 +2,10 @@
 import pytest
 import yaml
 
-from render.config import chairs_config, faces_config
-from render.shards.reader import shard_params
+from render.schema import SCHEMAS
+from render.shards.config import shard_params
 from tests.conftest import REPO
-from train.config import train_config
+from train.config import model_names, train_config
 
 PROFILES = sorted((REPO / "pipelines" / "profiles").glob("*.yaml"))
 
@@ -16,15 +16,23 @@ def keys(tree, prefix=""):
     return set().union(*(keys(v, f"{prefix}.{k}" if prefix else k) for k, v in tree.items()))
 
 
+def layout(params: dict) -> dict:
+    """The params with each model's section merged over train.defaults: where a profile writes a
+    shared value (defaults or each model) is its own choice, which keys a model gets is not."""
+    defaults = params["train"].get("defaults", {})
+    return {**params, "train": {name: {**defaults, **params["train"][name]} for name in model_names(params)}}
+
+
 @pytest.mark.parametrize("path", [REPO / "params.yaml", *PROFILES], ids=lambda p: p.name)
 def test_profile_is_complete_and_valid(path):
     params = yaml.safe_load(path.read_text())
     default = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert keys(params) == keys(default), "a profile sets exactly the keys of params.yaml"
-    faces_config(params, where=path.name)
-    chairs_config(params, where=path.name)
+    assert keys(layout(params)) == keys(layout(default)), "a profile sets exactly the keys of params.yaml"
+    for schema in SCHEMAS.values():
+        schema.module().config(params, where=path.name)
     shard_params(params, where=path.name)
-    for name in params["train"]:
+    assert set(model_names(params)) == set(model_names(default))
+    for name in model_names(params):
         train_config(params, name, where=path.name)
     assert params["evaluate"]["preset"] in ("fast", "standard")
 
@@ -40,6 +48,8 @@ def test_paper_profile_has_the_papers_scale():
     assert chairs["views"]["azimuths"] * len(chairs["views"]["elevations_deg"]) == 60
     images = chairs["batch_size"] * sum(sum(chairs["batches"][s].values()) for s in ("train", "test"))
     assert abs(images - 1357 * 60) < 1357 * 60 * 0.01
-    for section in paper["train"].values():
-        assert section["feature_maps"] == 96 and section["latent_dim"] == 200 and section["device"] == "cuda"
-    assert paper["train"]["dcign_faces"]["batch_ratio"] == {"azimuth": 1, "elevation": 1, "light": 1, "intrinsic": 10}
+    configs = [train_config(paper, name) for name in model_names(paper)]
+    for cfg in configs:
+        assert cfg.feature_maps == 96 and cfg.latent_dim == 200 and cfg.device == "cuda"
+    faces_cfg = train_config(paper, "dcign_faces")
+    assert faces_cfg.batch_ratio == {"azimuth": 1, "elevation": 1, "light": 1, "intrinsic": 10}
