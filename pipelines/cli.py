@@ -180,9 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_render.add_argument("--params", default="params.yaml")
     bench_render.add_argument("--images", type=int, default=200, help="images per measurement (default 200)")
     bench_render.add_argument("--workers", type=int, help="processes for the all-cores run (default: all cores)")
-    bench_render.add_argument("--dataset", choices=list(SCHEMAS), default="faces", help="dataset (default: faces)")
-    bench_render.add_argument("--chairs", dest="dataset", action="store_const", const="chairs",
-                              help="short for --dataset chairs")
+    bench_render.add_argument("--dataset", choices=list(SCHEMAS), default=next(iter(SCHEMAS)),
+                              help=f"the dataset to render (default: {next(iter(SCHEMAS))})")
     bench_render.add_argument("--executor", choices=["local", "ray"], default="local",
                               help="ray: the Ray executor against the local pool, instead of dcign vs naive pyrender")
     bench_render.add_argument("--ray-address", help="Ray cluster to use (default: $RAY_ADDRESS, else a local instance)")

@@ -18,6 +18,17 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class BatchSpec:
+    """Ground truth of one sampled batch: every image's identity and factor values."""
+
+    split: str
+    batch_type: str
+    index: int
+    identity: np.ndarray  # (B,) int64
+    factors: dict  # factor name of the schema -> (B,) values in its unit
+
+
+@dataclass(frozen=True)
 class Views:
     """Who is shown and how, per image of a batch: all the renderer needs."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from render.errors import UserError
-from render.gl.config import Camera, Lighting, view_settings
+from render.gl.config import ViewConfig, view_settings
 from render.params import SPLITS, get, number
 from render.schema import SCHEMAS
 
@@ -17,7 +17,7 @@ AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
 
 
 @dataclass(frozen=True)
-class ChairsConfig:
+class ChairsConfig(ViewConfig):
     source: str  # 'procedural' or a folder of CAD meshes
     seed: int
     batch_size: int
@@ -30,12 +30,7 @@ class ChairsConfig:
     up_axis: str
     front_axis: str
     max_faces: int
-    lighting: Lighting  # light fixed relative to the camera
-    light_azimuth: float  # deg
-    camera: Camera
-    background: int
-    supersample: int
-    chunk_batches: int
+    light_azimuth: float  # deg, fixed relative to the camera
     base_dir: str = "."
 
     def grid(self, factor: str) -> np.ndarray:

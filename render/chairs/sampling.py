@@ -3,27 +3,15 @@ index) -> views and chair ids, one random stream per batch as for the faces."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import numpy as np
 
 from render.chairs.config import SCHEMA, ChairsConfig
 from render.params import SPLITS
+from render.source import BatchSpec
 
 # Chair streams are keyed apart from face streams of the same seed and index.
 _STREAM_OFFSET = 100
-
-
-@dataclass(frozen=True)
-class ChairBatchSpec:
-    """Ground truth of one chair batch: per-image view and chair id."""
-
-    split: str
-    batch_type: str
-    index: int
-    azimuth: np.ndarray  # (B,) rad
-    elevation: np.ndarray  # (B,) rad
-    identity: np.ndarray  # (B,) int64, index of the chair in the dataset's chair list
 
 
 def chair_split(seed: int, chair_ids: list[str], test_fraction: float) -> dict:
@@ -37,9 +25,9 @@ def chair_split(seed: int, chair_ids: list[str], test_fraction: float) -> dict:
     return {"train": train, "test": test}
 
 
-def chair_batch_spec(cfg: ChairsConfig, split: str, batch_type: str, index: int, pool: list[int]) -> ChairBatchSpec:
+def chair_batch_spec(cfg: ChairsConfig, split: str, batch_type: str, index: int, pool: list[int]) -> BatchSpec:
     """AZIMUTH: one chair at one elevation, B distinct azimuths (sorted); INTRINSIC: B distinct
-    chairs sharing one view. `pool` is the split's chair ids."""
+    chairs sharing one view. `pool` is the split's chair ids (identity = position in the catalogue)."""
     b = cfg.batch_size
     stream = _STREAM_OFFSET + SCHEMA.batch_types.index(batch_type)
     rng = np.random.default_rng([cfg.seed, SPLITS.index(split), stream, index])
@@ -51,5 +39,5 @@ def chair_batch_spec(cfg: ChairsConfig, split: str, batch_type: str, index: int,
     else:
         azimuth = np.full(b, rng.choice(azimuths))
         identity = rng.choice(np.asarray(pool), size=b, replace=False)
-    return ChairBatchSpec(split, batch_type, index, azimuth.astype(np.float32), elevation.astype(np.float32),
-                          identity.astype(np.int64))
+    return BatchSpec(split, batch_type, index, identity.astype(np.int64),
+                     {"azimuth": azimuth.astype(np.float32), "elevation": elevation.astype(np.float32)})

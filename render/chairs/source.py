@@ -59,10 +59,6 @@ class ChairBatches(BatchSource):
     def views(self, split: str, batch_type: str, index: int) -> tuple[Views, dict]:
         spec = chair_batch_spec(self.cfg, split, batch_type, index, self.prepared.pools[split])
         light = np.full(len(spec.identity), self.cfg.light_azimuth)
-        labels = {
-            "azimuth": spec.azimuth,
-            "elevation": spec.elevation,
-            "identity": spec.identity,
-            "family": np.array([self.prepared.family(int(k)) for k in spec.identity], dtype=np.int64),
-        }
-        return Views(spec.identity, spec.azimuth, spec.elevation, light), labels
+        labels = {**spec.factors, "identity": spec.identity,
+                  "family": np.array([self.prepared.family(int(k)) for k in spec.identity], dtype=np.int64)}
+        return Views(spec.identity, spec.factors["azimuth"], spec.factors["elevation"], light), labels

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from render.errors import UserError
-from render.gl.config import Camera, Lighting, view_settings
+from render.gl.config import ViewConfig, view_settings
 from render.params import SPLITS, get, number
 from render.schema import SCHEMAS, Factor
 
@@ -33,7 +33,7 @@ class FactorGrid:
 
 
 @dataclass(frozen=True)
-class FacesConfig:
+class FacesConfig(ViewConfig):
     model: str
     seed: int
     batch_size: int
@@ -45,11 +45,6 @@ class FacesConfig:
     batches: dict  # split -> {batch type -> number of batches}
     factors: dict  # factor name -> FactorGrid
     fixed_factors: str  # random | neutral: the values the non-varied factors of a batch hold
-    lighting: Lighting
-    camera: Camera
-    background: int
-    supersample: int
-    chunk_batches: int
     base_dir: str = "."
 
     def grid(self, factor: str) -> np.ndarray:

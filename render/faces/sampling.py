@@ -5,27 +5,13 @@ be produced alone, by any worker, in any order, with identical results.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from render.faces.config import SCHEMA, FacesConfig
 from render.params import SPLITS
+from render.source import BatchSpec
 
 _IDENTITY_STREAM = 7
-
-
-@dataclass(frozen=True)
-class BatchSpec:
-    """Ground truth of one batch: per-image factor values and identity ids."""
-
-    split: str
-    batch_type: str
-    index: int
-    azimuth: np.ndarray  # (B,) rad
-    elevation: np.ndarray  # (B,) rad
-    light_azimuth: np.ndarray  # (B,) deg
-    identity: np.ndarray  # (B,) int64
 
 
 def identity_range(cfg: FacesConfig, split: str) -> range:
@@ -64,12 +50,5 @@ def batch_spec(cfg: FacesConfig, split: str, batch_type: str, index: int) -> Bat
         identity = rng.choice(np.arange(ids.start, ids.stop), size=b, replace=False)
     else:
         identity = np.full(b, rng.integers(ids.start, ids.stop))
-    return BatchSpec(
-        split=split,
-        batch_type=batch_type,
-        index=index,
-        azimuth=values["azimuth"].astype(np.float32),
-        elevation=values["elevation"].astype(np.float32),
-        light_azimuth=values["light_azimuth"].astype(np.float32),
-        identity=identity.astype(np.int64),
-    )
+    return BatchSpec(split, batch_type, index, identity.astype(np.int64),
+                     {name: v.astype(np.float32) for name, v in values.items()})

@@ -65,12 +65,7 @@ class FaceBatches(BatchSource):
     def views(self, split: str, batch_type: str, index: int) -> tuple[Views, dict]:
         spec = batch_spec(self.cfg, split, batch_type, index)
         coeffs = [self.coefficients(int(k)) for k in spec.identity]
-        labels = {
-            "azimuth": spec.azimuth,
-            "elevation": spec.elevation,
-            "light_azimuth": spec.light_azimuth,
-            "identity": spec.identity,
-            "shape_coeffs": np.stack([c[0] for c in coeffs]),
-            "albedo_coeffs": np.stack([c[1] for c in coeffs]),
-        }
-        return Views(spec.identity, spec.azimuth, spec.elevation, spec.light_azimuth), labels
+        f = spec.factors
+        labels = {**f, "identity": spec.identity, "shape_coeffs": np.stack([c[0] for c in coeffs]),
+                  "albedo_coeffs": np.stack([c[1] for c in coeffs])}
+        return Views(spec.identity, f["azimuth"], f["elevation"], f["light_azimuth"]), labels

@@ -21,6 +21,17 @@ class Camera:
     fill: float  # fraction of the half-frame the bounding radius spans
 
 
+@dataclass(frozen=True)
+class ViewConfig:
+    """How a dataset's images are lit, framed and stored; each dataset's config extends it."""
+
+    lighting: Lighting
+    camera: Camera
+    background: int  # gray level
+    supersample: int  # anti-aliasing: render k*k pixels per output pixel and average
+    chunk_batches: int  # batches per chunk file
+
+
 def view_settings(params: dict, section: str, where: str) -> dict:
     """Lighting, camera and output settings of a dataset section, as keyword arguments of its config."""
     def num(key, **kw):

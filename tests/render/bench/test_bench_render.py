@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import run_dcign, tiny_params, write_params
 
 
-@pytest.mark.parametrize("extra", [[], ["--chairs"]], ids=["faces", "chairs"])
+@pytest.mark.parametrize("extra", [[], ["--dataset", "chairs"]], ids=["faces", "chairs"])
 def test_bench_render_prints_rates_ratio_and_agreement(tmp_path, extra):
     params = write_params(tmp_path / "params.yaml", tiny_params())
     proc = run_dcign("bench", "render", "--params", params, "--images", 8, "--workers", 2, *extra, check=True)

@@ -1,6 +1,5 @@
 """Basel Face Model loaders, against tiny files written in the real BFM layouts."""
 import types
-from pathlib import Path
 
 import h5py
 import numpy as np
