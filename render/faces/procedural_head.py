@@ -500,7 +500,6 @@ def _local_move(P, centre, radii, move, inner=0.0):
 # ----------------------------------------------------------------------------------------
 # Shape components: 1-sigma displacement fields evaluated on the mean vertices.
 
-_NOSE_BASE = np.array([0.0, -0.040, 0.090])
 _LIPS = np.array([0.0, -0.064, 0.090])
 _CHIN = np.array([0.0, -0.100, 0.078])
 

@@ -11,6 +11,7 @@ a stale file; shards leave it out, so a code change that makes the same pixels g
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -25,12 +26,17 @@ PIXEL_CODE = ("gl", "source.py")
 NOT_PIXELS = ("config.py",)
 
 
+def package_path(schema: DatasetSchema, root: Path = RENDER_ROOT) -> Path:
+    """The folder (or module file) of the dataset's package; under `root` when it lives in render/."""
+    origin = Path(importlib.util.find_spec(schema.package).origin)
+    path = origin.parent if origin.name == "__init__.py" else origin
+    return root / path.relative_to(RENDER_ROOT) if RENDER_ROOT in path.parents else path
+
+
 def code_files(schema: DatasetSchema, root: Path = RENDER_ROOT) -> list[Path]:
     """The source files that decide a dataset's pixels, in a fixed order."""
-    package = root / schema.package.split(".", 1)[1].replace(".", "/")
     files = []
-    for entry in (*PIXEL_CODE, package.relative_to(root).as_posix()):
-        path = root / entry
+    for path in (*(root / entry for entry in PIXEL_CODE), package_path(schema, root)):
         found = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         files += [p for p in found if p.name not in NOT_PIXELS and "__pycache__" not in p.parts]
     return files
@@ -39,7 +45,8 @@ def code_files(schema: DatasetSchema, root: Path = RENDER_ROOT) -> list[Path]:
 def code_digest(schema: DatasetSchema, root: Path = RENDER_ROOT) -> str:
     digest = hashlib.sha256()
     for path in code_files(schema, root):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+        name = path.relative_to(root) if root in path.parents else path.name
+        digest.update(str(name).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
