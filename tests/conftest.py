@@ -113,17 +113,9 @@ def train_tiny(tmp_path: Path, shards: Path, out: Path, *extra, env=None, **over
                      env={"OMP_NUM_THREADS": "1", **(env or {})})
 
 
-def _dev_shards(dataset: str) -> Path | None:
-    root = os.environ.get("DCIGN_DEV_SHARDS")
-    return Path(root) / dataset if root else None
-
-
 @pytest.fixture(scope="session")
-def shards(request, tmp_path_factory) -> Path:
+def shards(rendered_faces, tmp_path_factory) -> Path:
     """The tiny faces dataset as shards, by the real CLI (read-only for tests)."""
-    if _dev_shards("faces"):
-        return _dev_shards("faces")
-    rendered_faces = request.getfixturevalue("rendered_faces")
     root = tmp_path_factory.mktemp("shards-faces")
     params = write_params(root / "params.yaml", tiny_params())
     run_dcign("shard", "--in", rendered_faces, "--out", root / "shards", "--params", params, check=True)
@@ -133,8 +125,6 @@ def shards(request, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def chair_shards(tmp_path_factory) -> Path:
     """The tiny chairs dataset, rendered and sharded by the real CLI (read-only for tests)."""
-    if _dev_shards("chairs"):
-        return _dev_shards("chairs")
     root = tmp_path_factory.mktemp("shards-chairs")
     params = write_params(root / "params.yaml", tiny_params())
     run_dcign("render", "chairs", "--params", params, "--out", root / "rendered", "--workers", 1, check=True)

@@ -1,1 +1,1 @@
-"""DC-IGN model and training loop (filled in by the trainer issue)."""
+"""The DC-IGN: its network and clamp, training on shards, and the evaluation of trained models."""

@@ -7,7 +7,7 @@ the free latent(s) must explain all the variation. In the backward pass the
 clamped latents get no reconstruction/KL signal at all; instead they receive a
 small gradient pulling each sample towards the batch mean (invariance).
 
-Paper vs authors' code (see shared/research/dcign-original.md, sec. 4):
+Paper vs authors' code (train/reference.md, "Clamp"):
 - the paper clamps to the batch mean ('mean'); the Torch code copies sample 0 ('first');
 - the code's invariance term is sign-flipped for its ascent convention and applied
   twice; here it is the paper's intent in descent form: grad = strength * (x_k - mean(x)).

@@ -1,19 +1,25 @@
-"""Training configuration: one named section of `params.yaml` (`train.<name>`) -> a dataclass."""
+"""Training configuration: `train.defaults` with one model's section (`train.<name>`) on top -> a
+dataclass.
+
+A model's section overrides the defaults key by key; a mapping value (latents, batch_ratio)
+replaces the default's whole, so what a section says is what the model gets.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from render.config import _get, _number
 from render.errors import UserError
-from train.model import ModelConfig, factor_latents
+from render.params import choice, get, number
+from render.schema import INTRINSIC, SCHEMAS, schema_of
+from train.model import ModelConfig
 
-BATCH_TYPES = {"faces": ("azimuth", "elevation", "light", "intrinsic"), "chairs": ("azimuth", "intrinsic")}
+DEFAULTS = "defaults"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     name: str
-    dataset: str  # faces | chairs
+    dataset: str  # a key of render.schema.SCHEMAS
     mode: str  # clamped (DC-IGN) | entangled (the paper's baseline: same net, plain SGVB)
     feature_maps: int
     latent_dim: int
@@ -41,74 +47,109 @@ class TrainConfig:
         return asdict(self)
 
 
-def _choice(params, key, where, options):
-    value = _get(params, key, where)
-    if value not in options:
-        raise UserError(f"{where}: {key} = {value!r}: expected one of {', '.join(map(str, options))}")
-    return value
+def model_names(params: dict) -> list[str]:
+    """The trainable sections of `train`: every one but the defaults."""
+    return sorted(k for k in params.get("train", {}) if k != DEFAULTS)
+
+
+class _Section:
+    """`train.defaults` merged with `train.<name>`, naming each key by the section it came from,
+    so an error points at the line to change."""
+
+    def __init__(self, params: dict, name: str, where: str):
+        self.params, self.name, self.where = params, name, where
+        self.own = params["train"][name]
+        if not isinstance(self.own, dict):
+            raise UserError(f"{where}: train.{name} = {self.own!r}: expected a mapping of training keys")
+        self.defaults = params["train"].get(DEFAULTS, {})
+        if not isinstance(self.defaults, dict):
+            raise UserError(f"{where}: train.{DEFAULTS} = {self.defaults!r}: expected a mapping of training keys")
+
+    def key(self, key: str) -> str:
+        top = key.split(".")[0]
+        section = DEFAULTS if top in self.defaults and top not in self.own else self.name
+        return f"train.{section}.{key}"
+
+    def get(self, key):
+        return get(self.params, self.key(key), self.where)
+
+    def number(self, key, **kw):
+        return number(self.params, self.key(key), self.where, **kw)
+
+    def choice(self, key, options):
+        return choice(self.params, self.key(key), self.where, options)
+
+    def error(self, key: str, text: str) -> UserError:
+        return UserError(f"{self.where}: {self.key(key)}{text}")
 
 
 def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainConfig:
-    """Validate `train.<name>`; every error names the key, what was found and what is expected."""
-    if name not in params.get("train", {}):
-        raise UserError(f"{where}: no section train.{name}; expected one of {sorted(params.get('train', {}))}")
-    p = f"train.{name}"
-    dataset = _choice(params, f"{p}.dataset", where, tuple(BATCH_TYPES))
-    types = BATCH_TYPES[dataset]
-    feature_maps = _number(params, f"{p}.feature_maps", where, integer=True, lo=4)
+    """Validate `train.<name>` over `train.defaults`; every error names the key, what was found and
+    what is expected."""
+    names = model_names(params)
+    if name == DEFAULTS:
+        raise UserError(f"{where}: train.{DEFAULTS} holds the keys every model shares and is not a model itself; "
+                        f"expected one of {names}")
+    if name not in names:
+        raise UserError(f"{where}: no section train.{name}; expected one of {names}")
+    s = _Section(params, name, where)
+    dataset = s.choice("dataset", tuple(SCHEMAS))
+    schema = schema_of(dataset)
+    types = schema.batch_types
+    feature_maps = s.number("feature_maps", integer=True, lo=4)
     if feature_maps % 4:
-        raise UserError(f"{where}: {p}.feature_maps = {feature_maps}: expected a multiple of 4")
-    latent_dim = _number(params, f"{p}.latent_dim", where, integer=True, lo=len(types))
-    latents = factor_latents(dataset, latent_dim)
-    given = _get(params, f"{p}.latents", where)
+        raise s.error("feature_maps", f" = {feature_maps}: expected a multiple of 4")
+    latent_dim = s.number("latent_dim", integer=True, lo=len(types))
+    latents = schema.default_latents(latent_dim)
+    given = s.get("latents")
     if not isinstance(given, dict):
-        raise UserError(f"{where}: {p}.latents = {given!r}: expected a mapping of batch type to latent indices")
+        raise s.error("latents", f" = {given!r}: expected a mapping of batch type to latent indices")
     for batch_type, indices in given.items():
-        if batch_type not in types or batch_type == "intrinsic":
-            raise UserError(f"{where}: {p}.latents.{batch_type}: expected one of {', '.join(types[:-1])} "
-                            "(intrinsic gets every latent not assigned)")
+        if batch_type not in schema.extrinsic:
+            raise s.error(f"latents.{batch_type}", f": expected one of {', '.join(schema.extrinsic)} "
+                          f"({INTRINSIC} gets every latent not assigned)")
         if (not isinstance(indices, list) or not indices
                 or not all(isinstance(i, int) and 0 <= i < latent_dim for i in indices)):
-            raise UserError(f"{where}: {p}.latents.{batch_type} = {indices!r}: expected a list of latent indices "
-                            f"in 0..{latent_dim - 1}")
+            raise s.error(f"latents.{batch_type}", f" = {indices!r}: expected a list of latent indices "
+                          f"in 0..{latent_dim - 1}")
         latents[batch_type] = list(indices)
-    assigned = [i for t in types[:-1] for i in latents[t]]
+    assigned = [i for t in schema.extrinsic for i in latents[t]]
     if len(set(assigned)) != len(assigned):
-        raise UserError(f"{where}: {p}.latents: an index is assigned to two factors ({assigned})")
-    latents["intrinsic"] = [i for i in range(latent_dim) if i not in assigned]
-    ratio = _get(params, f"{p}.batch_ratio", where)
+        raise s.error("latents", f": an index is assigned to two factors ({assigned})")
+    latents[INTRINSIC] = [i for i in range(latent_dim) if i not in assigned]
+    ratio = s.get("batch_ratio")
     if not isinstance(ratio, dict) or set(ratio) != set(types):
-        raise UserError(f"{where}: {p}.batch_ratio = {ratio!r}: expected a weight for each of {', '.join(types)}")
+        raise s.error("batch_ratio", f" = {ratio!r}: expected a weight for each of {', '.join(types)}")
     for t in types:
-        _number(params, f"{p}.batch_ratio.{t}", where, lo=0)
+        s.number(f"batch_ratio.{t}", lo=0)
     if not sum(ratio.values()) > 0:
-        raise UserError(f"{where}: {p}.batch_ratio: expected at least one positive weight")
-    betas = _get(params, f"{p}.betas", where)
+        raise s.error("batch_ratio", ": expected at least one positive weight")
+    betas = s.get("betas")
     if (not isinstance(betas, list) or len(betas) != 2
             or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
-        raise UserError(f"{where}: {p}.betas = {betas!r}: expected two numbers in [0, 1)")
-    compile_ = _get(params, f"{p}.compile", where)
+        raise s.error("betas", f" = {betas!r}: expected two numbers in [0, 1)")
+    compile_ = s.get("compile")
     if not isinstance(compile_, bool):
-        raise UserError(f"{where}: {p}.compile = {compile_!r}: expected true or false")
+        raise s.error("compile", f" = {compile_!r}: expected true or false")
     return TrainConfig(
         name=name,
         dataset=dataset,
-        mode=_choice(params, f"{p}.mode", where, ("clamped", "entangled")),
+        mode=s.choice("mode", ("clamped", "entangled")),
         feature_maps=feature_maps,
         latent_dim=latent_dim,
         latents={t: latents[t] for t in types},
-        clamp=_choice(params, f"{p}.clamp", where, ("mean", "first")),
-        invariance_strength=float(_number(params, f"{p}.invariance_strength", where, lo=0)),
+        clamp=s.choice("clamp", ("mean", "first")),
+        invariance_strength=float(s.number("invariance_strength", lo=0)),
         batch_ratio={t: float(ratio[t]) for t in types},
-        batches_per_step=_number(params, f"{p}.batches_per_step", where, integer=True, lo=1),
-        optimizer=_choice(params, f"{p}.optimizer", where, ("adam", "rmsprop")),
-        lr=float(_number(params, f"{p}.lr", where, lo=0, lo_open=True)),
+        batches_per_step=s.number("batches_per_step", integer=True, lo=1),
+        optimizer=s.choice("optimizer", ("adam", "rmsprop")),
+        lr=float(s.number("lr", lo=0, lo_open=True)),
         betas=(float(betas[0]), float(betas[1])),
-        kl_weight=float(_number(params, f"{p}.kl_weight", where, lo=0)),
-        steps=_number(params, f"{p}.steps", where, integer=True, lo=1),
-        seed=_number(params, f"{p}.seed", where, integer=True, lo=0),
-        checkpoint_every=_number(params, f"{p}.checkpoint_every", where, integer=True, lo=1),
-        log_every=_number(params, f"{p}.log_every", where, integer=True, lo=1),
-        device=_choice(params, f"{p}.device", where, ("auto", "cpu", "cuda")),
+        kl_weight=float(s.number("kl_weight", lo=0)),
+        steps=s.number("steps", integer=True, lo=1),
+        seed=s.number("seed", integer=True, lo=0),
+        checkpoint_every=s.number("checkpoint_every", integer=True, lo=1),
+        log_every=s.number("log_every", integer=True, lo=1),
+        device=s.choice("device", ("auto", "cpu", "cuda")),
         compile=compile_,
     )

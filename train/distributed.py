@@ -45,6 +45,20 @@ def ranks_from_env() -> Ranks:
     return Ranks(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
 
 
+def pick_device(requested: str, local_rank: int = 0) -> torch.device:
+    """The device this process trains on: with CUDA, local rank k takes GPU k of its node."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserError("train device = 'cuda' but no CUDA GPU is available here; use device: auto or cpu")
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and local_rank > 0:
+        if local_rank >= torch.cuda.device_count():
+            raise UserError(f"training process {local_rank} on this node has no GPU of its own "
+                            f"({torch.cuda.device_count()} visible); start at most one process per GPU")
+        return torch.device("cuda", local_rank)
+    return torch.device(requested)
+
+
 def check_world(batches_per_step: int, world: int, name: str) -> None:
     if world < 1:
         raise UserError(f"--nproc {world}: expected a positive number of processes")
@@ -94,5 +108,19 @@ def launch(nproc: int, argv: list[str]) -> int:
     """`dcign train --nproc N` on one machine: torchrun (torch.distributed.run) with N local
     processes, each running the same `dcign` command line without --nproc."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "pipelines.cli", *argv]
+           "-m", "pipelines.cli", *without_nproc(argv)]
     return subprocess.call(cmd)
+
+
+def without_nproc(argv: list[str]) -> list[str]:
+    """The command line for the ranks: without --nproc, which torchrun's own parser would take for
+    an abbreviation of its --nproc-per-node even after the module name."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out

@@ -1,7 +1,7 @@
 """
 The Deep Convolutional Inverse Graphics Network (Kulkarni et al. 2015): a VAE with a
 conv encoder and an upsample+conv decoder, exactly the shapes of the authors' Torch7
-`init_network2_150_mv` (see shared/research/dcign-original.md, sec. 1-3).
+`init_network2_150_mv` (train/reference.md, "Network" and "Loss").
 """
 from dataclasses import dataclass
 
@@ -95,16 +95,3 @@ def loss_terms(logits, x, mu, logvar):
 
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def factor_latents(dataset: str, latent_dim: int) -> dict:
-    """Batch type -> the latent indices it leaves free (the paper's z1, z2, z3, z4..z200)."""
-    extrinsic = {"faces": ["azimuth", "elevation", "light"], "chairs": ["azimuth"]}
-    if dataset not in extrinsic:
-        raise ValueError(f"dataset must be one of {sorted(extrinsic)}, got {dataset!r}")
-    names = extrinsic[dataset]
-    if latent_dim <= len(names):
-        raise ValueError(f"latent_dim must be > {len(names)} for {dataset}, got {latent_dim}")
-    out = {name: [i] for i, name in enumerate(names)}
-    out["intrinsic"] = list(range(len(names), latent_dim))
-    return out

@@ -2,8 +2,7 @@
 
 Own numpy / scikit-learn implementation of the six scores of Locatello et al. (2019) as
 defined in google-research/disentanglement_lib ("DL"); definitions and defaults are
-paraphrased in shared/research/anchors-eval-style.md, Part 1a. No DL code is used (it needs
-TensorFlow 1).
+restated in train/evaluation/metrics.md. No DL code is used (it needs TensorFlow 1).
 
 Inputs everywhere
 -----------------
@@ -38,7 +37,6 @@ by every metric (DL's grids never contain such factors).
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
 
 import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier

@@ -1,6 +1,6 @@
 """`dcign rerender`: the paper's "learned graphics engine" as a tool. Encode a user's image, set
 factor latents to the values the linear latent-to-factor map saved by `dcign evaluate` gives for
-the requested pose or light, decode."""
+the requested pose or light (in the unit the map records, the shard manifest's), decode."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from render.errors import UserError
+from train.checkpoints import load_model
 
 SWEEP_FRAMES = 24
 
@@ -50,8 +51,6 @@ def latent_value(entry: dict, value: float) -> float:
 
 
 def rerender(model_dir: Path, map_path: Path, image: Path, sets: list[str], sweep: str | None, out: Path) -> Path:
-    from train.trainer import load_model
-
     if not Path(map_path).is_file():
         raise UserError(f"{map_path}: latent map not found; run 'dcign evaluate' for this model first "
                         "(or pass --map results/<name>/latent_map.json)")

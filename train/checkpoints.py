@@ -1,0 +1,148 @@
+"""A model directory: atomic checkpoints, the identity of the run that wrote them, resuming only
+that very run, and loading the trained model (safetensors: nothing is unpickled from weights).
+
+A checkpoint `ckpt-<step>/` holds the weights (model.safetensors), the optimiser state, the step
+and the state of every batch stream (state.pt: reparametrisation noise and the torch CPU
+generator; rng.json: batch choice), the config and run.json; `done` marks it complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from render.errors import UserError
+from train.config import TrainConfig
+from train.model import DCIGN, ModelConfig
+
+CHECKPOINT_PREFIX = "ckpt-"
+KEEP_CHECKPOINTS = 2
+# Keys that do not change what a step computes: a checkpoint written under other values of these
+# still continues the same run (so raising `steps` extends a finished run instead of redoing it).
+SCHEDULE_KEYS = ("steps", "checkpoint_every", "log_every", "device", "compile")
+
+
+def _weights(model: DCIGN) -> dict:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+class RunDir:
+    """The output directory of one training run (`cfg` on the shards at `data`)."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, data: Path):
+        self.out, self.cfg = Path(out), cfg
+        self.data_digest = hashlib.sha256((Path(data) / "manifest.json").read_bytes()).hexdigest()
+
+    def identity(self) -> dict:
+        """What makes two runs the same run: the config but its schedule keys, and the data."""
+        cfg = {k: v for k, v in self.cfg.as_dict().items() if k not in SCHEDULE_KEYS}
+        return {"config": json.loads(json.dumps(cfg)), "data_manifest_sha256": self.data_digest}
+
+    def checkpoints(self) -> list[Path]:
+        return sorted(p for p in self.out.glob(f"{CHECKPOINT_PREFIX}*") if (p / "done").exists())
+
+    def save(self, step: int, model: DCIGN, optimizer, rngs: list, noises: list) -> None:
+        """Write into a temp directory, then rename: a kill leaves the previous checkpoint whole.
+        `rngs` and `noises` are the states of every stream of the run, in stream order."""
+        from safetensors.torch import save_file
+
+        final = self.out / f"{CHECKPOINT_PREFIX}{step:08d}"
+        tmp = self.out / f".tmp-{final.name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file(_weights(model), str(tmp / "model.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "step": step,
+                    "noise": noises, "torch_cpu": torch.get_rng_state()}, tmp / "state.pt")
+        (tmp / "rng.json").write_text(json.dumps(rngs))
+        (tmp / "config.json").write_text(json.dumps(self.cfg.as_dict(), sort_keys=True))
+        (tmp / "run.json").write_text(json.dumps(self.identity(), sort_keys=True))
+        (tmp / "done").write_text("")
+        os.replace(tmp, final)
+        for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old)
+
+    def resumable(self, restart_if_changed: bool = False) -> list[Path]:
+        """Finished checkpoints of this very run (same config and data) at or before `steps`.
+        Checkpoints of a different run (another config or other data) stop with an error naming the
+        difference, or with `restart_if_changed` (the DVC stage: its old outputs are in the DVC
+        cache) are removed with the rest of that run, so they can never be resumed by mistake."""
+        mine, other = [], []
+        for path in self.checkpoints():
+            run = path / "run.json"
+            saved = json.loads(run.read_text()) if run.exists() else {}
+            if saved == self.identity():
+                if int(path.name[len(CHECKPOINT_PREFIX):]) <= self.cfg.steps:
+                    mine.append(path)
+            else:
+                other.append((path, saved))
+        if other and not restart_if_changed:
+            path, saved = other[-1]
+            raise UserError(f"{path}: checkpoint is of another run ({self.difference(saved)}); use another --out, "
+                            f"delete it, or pass --restart-if-changed")
+        stale = [p for p in self.out.glob(f"{CHECKPOINT_PREFIX}*") if p not in mine]
+        stale += list(self.out.glob(f".tmp-{CHECKPOINT_PREFIX}*"))
+        if stale and not mine:
+            stale += [p for p in (self.out / "model.safetensors", self.out / "config.json", self.out / "live")
+                      if p.exists()]
+        if stale:
+            print(f"dcign: removing {len(stale)} file(s)/folder(s) of a different run from {self.out}", flush=True)
+        for p in stale:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        return mine
+
+    def difference(self, saved: dict) -> str:
+        """The first thing that makes a saved run.json another run, in words."""
+        if saved.get("data_manifest_sha256", self.data_digest) != self.data_digest:
+            return "it was trained on other data"
+        now, then = self.identity()["config"], saved.get("config", {})
+        for key in sorted(set(now) | set(then)):
+            if now.get(key) != then.get(key):
+                return f"checkpoint has {key} = {then.get(key)!r}, the config says {now.get(key)!r}"
+        return "it has no run.json"
+
+    def load(self, path: Path, model: DCIGN, optimizer, device: torch.device) -> dict:
+        """Restore the weights and the optimiser; returns the step, every stream's states ("rngs",
+        "noise") and the torch CPU generator state ("torch_cpu") for the caller to restore."""
+        from safetensors.torch import load_file
+
+        weights = load_file(str(path / "model.safetensors"), device=str(device))
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in weights.items()}
+        if found != expected:
+            raise UserError(f"{path}: checkpoint is from another architecture (tensors "
+                            f"{sorted(set(found) ^ set(expected)) or 'differ in shape'})")
+        model.load_state_dict(weights)
+        state = torch.load(path / "state.pt", weights_only=True, map_location=device)
+        optimizer.load_state_dict(state["optimizer"])
+        return {"step": int(state["step"]), "rngs": json.loads((path / "rng.json").read_text()),
+                "noise": state["noise"], "torch_cpu": state["torch_cpu"]}
+
+    def truncate_logs(self, step: int) -> None:
+        """Drop log rows written after the checkpoint being resumed, so that a resumed run's logs
+        equal an uninterrupted run's (and DVC sees the same output)."""
+        for tsv in (self.out / "live" / "plots").rglob("*.tsv"):
+            header, *rows = tsv.read_text().splitlines()
+            kept = [row for row in rows if int(row.split("\t")[0]) <= step]
+            tsv.write_text("\n".join([header, *kept]) + "\n")
+
+    def save_final(self, model: DCIGN) -> None:
+        """The trained model: weights and config, what `load_model` reads."""
+        from safetensors.torch import save_file
+
+        save_file(_weights(model), str(self.out / "model.safetensors"))
+        (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
+    """A trained model (in eval mode) and its config."""
+    from safetensors.torch import load_file
+
+    model_dir = Path(model_dir)
+    cfg = json.loads((model_dir / "config.json").read_text())
+    model = DCIGN(ModelConfig(feature_maps=cfg["feature_maps"], latent_dim=cfg["latent_dim"]))
+    model.load_state_dict(load_file(str(model_dir / "model.safetensors"), device=device))
+    return model.eval(), cfg

@@ -1,0 +1,1 @@
+"""Evaluating trained models: encodings, probes, disentanglement metrics, figures, reports and re-rendering."""
