@@ -178,6 +178,14 @@ def project_files(module: str, seen=None) -> set:
     return seen
 
 
+def docstring_only(path: Path) -> bool:
+    """A package's __init__ that runs nothing (its docstring is no dependency)."""
+    import ast
+
+    body = ast.parse(path.read_text()).body
+    return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+
+
 def entry_modules(words: list[str]) -> list[str]:
     """What a stage's `dcign` command imports; a render also imports its dataset's package, by name
     from the schema."""
@@ -194,7 +202,8 @@ def test_every_stage_depends_on_the_code_it_runs_and_nothing_else():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         body = stage.get("do", stage)
-        needed = set().union(*(project_files(m) for m in entry_modules(body["cmd"].split())))
+        needed = {f for f in set().union(*(project_files(m) for m in entry_modules(body["cmd"].split())))
+                  if not docstring_only(f)}
         code = [d for d in body["deps"] if d.split("/")[0] in ("render", "train")]
         covered = lambda f: any(f == REPO / d or REPO / d in f.parents for d in code)
         missing = sorted(f.relative_to(REPO).as_posix() for f in needed if not covered(f))
