@@ -42,7 +42,7 @@ class ChairCatalog(Prepared):
     def family(self, identity: int) -> int:
         if not self.procedural:
             return -1
-        from render.chairs.procedural.families import FAMILIES
+        from render.chairs.procedural.chair_params import FAMILIES
 
         return identity % len(FAMILIES)
 
@@ -55,7 +55,7 @@ class ChairCatalog(Prepared):
             "ids": {s: [self.chair_ids[k] for k in self.pools[s]] for s in SPLITS},
         }
         if self.procedural:
-            from render.chairs.procedural.families import FAMILIES
+            from render.chairs.procedural.chair_params import FAMILIES
 
             chairs["families"] = list(FAMILIES)
         return {"chairs": chairs}

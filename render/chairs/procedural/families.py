@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from render.chairs.procedural.chair_params import ChairParams
 from render.chairs.procedural.parts import (
     Parts,
     add_aprons,
@@ -46,10 +46,7 @@ from render.chairs.procedural.primitives import (
 )
 from render.gl.mesh import AlbedoMesh
 
-if TYPE_CHECKING:
-    from render.chairs.procedural.sampling import ChairParams
 
-FAMILIES = ("dining", "armchair", "office", "stool", "bar_stool", "cantilever", "rocking", "lounge")
 
 
 def _build_four_leg(parts: Parts, p: ChairParams, rockers: bool = False):

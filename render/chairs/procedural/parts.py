@@ -3,10 +3,10 @@ each added to a `Parts` collector with its own gray tone."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from render.chairs.procedural.chair_params import ChairParams
 from render.chairs.procedural.primitives import (
     FLOOR_FRAME,
     MIN_ROD_RADIUS,
@@ -25,8 +25,6 @@ from render.chairs.procedural.primitives import (
 )
 from render.gl.mesh import AlbedoMesh
 
-if TYPE_CHECKING:
-    from render.chairs.procedural.sampling import ChairParams
 
 
 class Parts:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from render.chairs.procedural.families import FAMILIES, build_chair
-from render.chairs.procedural.sampling import ChairParams, procedural_chair, sample_chair_params
+from render.chairs.procedural.chair_params import FAMILIES, ChairParams
+from render.chairs.procedural.families import build_chair
+from render.chairs.procedural.sampling import procedural_chair, sample_chair_params
 from render.gl.mesh import AlbedoMesh
 
 IDS_PER_FAMILY = 15
