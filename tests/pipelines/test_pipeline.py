@@ -121,6 +121,17 @@ def test_push_then_fresh_clone_pull_has_nothing_to_reproduce(repo, tmp_path_fact
     assert not ran(sh("dvc", "repro", cwd=clone))
 
 
+def test_a_shared_training_default_is_a_param_of_every_training_stage(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["defaults"]["lr"] = 0.001
+    write_params(repo / "params.yaml", params)
+    status = sh("dvc", "status", cwd=repo)
+    assert all(f"train@{m}" in status for m in ("dcign_faces", "baseline_faces", "dcign_chairs"))
+    assert "render_faces" not in status and "shard@faces" not in status
+    assert "train.defaults.lr" in sh("dvc", "params", "diff", cwd=repo)
+    sh("git", "checkout", "-q", "--", "params.yaml", cwd=repo)
+
+
 def test_an_experiment_with_a_new_pose_range_is_listed_with_its_metrics(repo):
     sh("dvc", "exp", "run", "-n", "narrow-az", "-S", "faces.factors.azimuth.max=1.0", cwd=repo)
     table = json.loads(sh("dvc", "exp", "show", "--json", cwd=repo))
