@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
@@ -349,24 +350,23 @@ def _build_lounge(parts: Parts, p: ChairParams):
                             rc=min(rounded, 0.48 * aw), rc_bot=0.01, pad=0.02), p.tone_arms)
 
 
+# Each family's builder; rocking chairs and bar stools are variants of their base family.
+_BUILDERS = {
+    "dining": _build_four_leg,
+    "armchair": _build_four_leg,
+    "rocking": partial(_build_four_leg, rockers=True),
+    "office": _build_office,
+    "stool": _build_stool,
+    "bar_stool": partial(_build_stool, tall=True),
+    "cantilever": _build_cantilever,
+    "lounge": _build_lounge,
+}
+
+
 def build_chair(params: ChairParams) -> AlbedoMesh:
     """The chair's mesh: metres, +Y up, front +Z, floor y = 0, centred on x = z = 0."""
+    if params.family not in _BUILDERS:
+        raise ValueError(f"unknown chair family {params.family!r}")
     parts = Parts()
-    fam = params.family
-    if fam in ("dining", "armchair"):
-        _build_four_leg(parts, params)
-    elif fam == "rocking":
-        _build_four_leg(parts, params, rockers=True)
-    elif fam == "office":
-        _build_office(parts, params)
-    elif fam == "stool":
-        _build_stool(parts, params)
-    elif fam == "bar_stool":
-        _build_stool(parts, params, tall=True)
-    elif fam == "cantilever":
-        _build_cantilever(parts, params)
-    elif fam == "lounge":
-        _build_lounge(parts, params)
-    else:
-        raise ValueError(f"unknown chair family {fam!r}")
+    _BUILDERS[params.family](parts, params)
     return parts.mesh()
