@@ -11,13 +11,15 @@ import time
 import numpy as np
 import torch
 
-from render.schema import schema_of
+from render.schema import SCHEMAS
 from train.config import TrainConfig
 from train.distributed import pick_device
 from train.loop import TrainStep, new_model
 from train.model import DCIGN, loss_terms
 
-DATASET, BATCH_TYPE = "faces", "azimuth"  # a clamped azimuth batch of the face model
+# The first dataset of the schema and its first batch type: a clamped single-factor batch.
+SCHEMA = next(iter(SCHEMAS.values()))
+BATCH_TYPE = SCHEMA.batch_types[0]
 
 
 def _rate(step, n_images: int, steps: int, device) -> float:
@@ -53,10 +55,9 @@ def flops_per_image(model, x) -> float:
 
 def bench_config(feature_maps: int, latent_dim: int, steps: int, device: torch.device) -> TrainConfig:
     """The default training settings at the given size, for one batch per step."""
-    schema = schema_of(DATASET)
-    return TrainConfig(name="bench", dataset=DATASET, mode="clamped", feature_maps=feature_maps,
-                       latent_dim=latent_dim, latents=schema.default_latents(latent_dim), clamp="mean",
-                       invariance_strength=0.01, batch_ratio={t: 1.0 for t in schema.batch_types},
+    return TrainConfig(name="bench", dataset=SCHEMA.name, mode="clamped", feature_maps=feature_maps,
+                       latent_dim=latent_dim, latents=SCHEMA.default_latents(latent_dim), clamp="mean",
+                       invariance_strength=0.01, batch_ratio={t: 1.0 for t in SCHEMA.batch_types},
                        batches_per_step=1, optimizer="adam", lr=5e-4, betas=(0.9, 0.99), kl_weight=1.0, steps=steps,
                        seed=0, checkpoint_every=steps, log_every=steps, device=device.type, compile=False)
 
