@@ -11,6 +11,14 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def cuda(test):
+    """A test that needs an NVIDIA GPU: skipped without one; `pytest -m cuda` runs only these
+    (pipelines/gpu_check.sh)."""
+    import torch
+
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")(test))
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 

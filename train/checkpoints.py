@@ -21,9 +21,10 @@ from train.model import DCIGN, ModelConfig
 
 CHECKPOINT_PREFIX = "ckpt-"
 KEEP_CHECKPOINTS = 2
-# Keys that do not change what a step computes: a checkpoint written under other values of these
-# still continues the same run (so raising `steps` extends a finished run instead of redoing it).
-SCHEDULE_KEYS = ("steps", "checkpoint_every", "log_every", "device", "compile")
+# Keys that change how steps are scheduled or computed, not what they compute (device and precision
+# change rounding only): a checkpoint written under other values of these still continues the same
+# run (so raising `steps` extends a finished run, and a run moves between machines).
+SCHEDULE_KEYS = ("steps", "checkpoint_every", "log_every", "device", "precision", "data_on", "compile")
 
 
 def _weights(model: DCIGN) -> dict:

@@ -12,6 +12,10 @@ Paper vs authors' code (train/reference.md, "Clamp"):
 - the code's invariance term is sign-flipped for its ascent convention and applied
   twice; here it is the paper's intent in descent form: grad = strength * (x_k - mean(x)).
   strength=0 reproduces the code's default (zero gradient on clamped dims).
+
+Several single-factor batches can go through the network as one: x is then G equal groups of
+rows, each with its own mask of free latents, and the mean, the shared value and the invariance
+pull are taken within each group, exactly as if the batches had gone through one by one.
 """
 import torch
 
@@ -19,7 +23,7 @@ MODES = ("mean", "first")
 
 
 class Clamp(torch.autograd.Function):
-    """Clamp the inactive columns of x (B, D) and rewrite their gradient.
+    """Clamp the inactive columns of x (G * B, D), group by group, and rewrite their gradient.
 
     The backward is deliberately NOT the derivative of the forward: incoming gradient
     on inactive dims is discarded and replaced by the invariance signal.
@@ -29,24 +33,33 @@ class Clamp(torch.autograd.Function):
     def forward(ctx, x, active_mask, mode, strength):
         ctx.save_for_backward(x, active_mask)
         ctx.strength = strength
-        shared = x.mean(0, keepdim=True) if mode == "mean" else x[:1]
-        return torch.where(active_mask, x, shared)
+        groups = x.reshape(active_mask.shape[0], -1, x.shape[1])
+        shared = groups.mean(1, keepdim=True) if mode == "mean" else groups[:, :1]
+        return torch.where(active_mask[:, None], groups, shared).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, active_mask = ctx.saved_tensors
+        groups = x.reshape(active_mask.shape[0], -1, x.shape[1])
         # math stays in x's dtype so it is cheap and autocast-friendly
-        invariance = (x - x.mean(0, keepdim=True)) * ctx.strength
-        grad_x = torch.where(active_mask, grad_out, invariance.to(grad_out.dtype))
-        return grad_x, None, None, None
+        invariance = (groups - groups.mean(1, keepdim=True)) * ctx.strength
+        grad_x = torch.where(active_mask[:, None], grad_out.reshape(groups.shape), invariance.to(grad_out.dtype))
+        return grad_x.reshape(x.shape), None, None, None
 
 
 def clamp(x, active, mode="mean", strength=0.01):
-    """Clamp every latent of x (B, D) except the indices in `active` (list or LongTensor)."""
+    """Clamp every latent of x (B, D) except the indices in `active` (list or LongTensor), or,
+    with `active` a (G, D) bool mask, clamp each of G equal groups of rows to its own mask."""
     if mode not in MODES:
         raise ValueError(f"clamp mode must be one of {MODES}, got {mode!r}")
     if x.dim() != 2:
         raise ValueError(f"clamp expects x of shape (B, D), got {tuple(x.shape)}")
-    mask = torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
-    mask[torch.as_tensor(active, dtype=torch.long, device=x.device)] = True
+    if isinstance(active, torch.Tensor) and active.dtype == torch.bool:
+        mask = active.to(x.device)
+        if mask.dim() != 2 or mask.shape[1] != x.shape[1] or x.shape[0] % mask.shape[0]:
+            raise ValueError(f"clamp mask of shape {tuple(mask.shape)} does not split x {tuple(x.shape)} "
+                             "into equal groups")
+    else:
+        mask = torch.zeros(1, x.shape[1], dtype=torch.bool, device=x.device)
+        mask[0, torch.as_tensor(active, dtype=torch.long, device=x.device)] = True
     return Clamp.apply(x, mask, mode, float(strength))

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from render.errors import UserError
 from render.params import choice, get, number
 from render.schema import INTRINSIC, SCHEMAS, schema_of
+from train.device import DATA_PLACES, PRECISIONS
 from train.model import ModelConfig
 
 DEFAULTS = "defaults"
@@ -37,6 +38,8 @@ class TrainConfig:
     checkpoint_every: int
     log_every: int
     device: str  # auto | cpu | cuda
+    precision: str  # auto | fp32 | bf16 (autocast; auto = bf16 where the device has bf16 units)
+    data_on: str  # auto | host | gpu: where the uint8 training images live (gpu: copied there once)
     compile: bool
 
     @property
@@ -151,5 +154,7 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         checkpoint_every=s.number("checkpoint_every", integer=True, lo=1),
         log_every=s.number("log_every", integer=True, lo=1),
         device=s.choice("device", ("auto", "cpu", "cuda")),
+        precision=s.choice("precision", PRECISIONS),
+        data_on=s.choice("data_on", DATA_PLACES),
         compile=compile_,
     )

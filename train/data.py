@@ -1,8 +1,12 @@
 """The data side of training and evaluation: a shard set checked against a config, what its
-manifest says of batch types and factors, uint8 batches to tensors, and the random streams that
-choose each step's batches."""
+manifest says of batch types and factors, uint8 batches to tensors, the random streams that
+choose each step's batches, and where those batches are read from (the memory-mapped shards on a
+background thread, or a copy of the split held on the GPU)."""
 from __future__ import annotations
 
+import copy
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,10 +69,12 @@ def open_data(cfg: TrainConfig, data: Path, split: str) -> ShardReader:
 
 def to_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 (B, H, W) -> float (B, 1, H, W) in [0, 1], converted on the device."""
-    x = torch.from_numpy(np.array(images))
-    if device.type == "cuda":
-        x = x.pin_memory().to(device, non_blocking=True)
-    return x.unsqueeze(1).float().div_(255.0)
+    return to_float(torch.from_numpy(np.array(images)).to(device))
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, H, W) -> float (B, 1, H, W) in [0, 1], channels_last, on the images' device."""
+    return images.unsqueeze(1).float().div_(255.0).contiguous(memory_format=torch.channels_last)
 
 
 def stream_seed(seed: int, stream: int) -> int:
@@ -78,25 +84,23 @@ def stream_seed(seed: int, stream: int) -> int:
 
 
 class BatchStreams:
-    """One random stream per batch of a step: each draws a batch type in the config's ratio, then a
+    """One random stream per batch of a step: each picks a batch type in the config's ratio, then a
     batch of that type uniformly, with replacement (as the authors: an epoch is a count of draws,
     not a pass over the data)."""
 
-    def __init__(self, reader: ShardReader, ratio: dict, seeds: list[int]):
-        self.reader = reader
-        self.types = list(reader.batch_types)
+    def __init__(self, types: list[str], counts: dict, ratio: dict, seeds: list[int]):
+        self.types, self.counts = list(types), counts
         weights = np.array([ratio[t] for t in self.types])
         self.type_p = weights / weights.sum()
         self.rngs = [np.random.default_rng(s) for s in seeds]
 
-    def draw(self) -> list[tuple[str, np.ndarray]]:
-        """The next (batch type, uint8 images) of every stream."""
-        return [self._draw(rng) for rng in self.rngs]
+    def pick(self) -> list[tuple[str, int]]:
+        """The next (batch type, index within the type) of every stream."""
+        return [self._pick(rng) for rng in self.rngs]
 
-    def _draw(self, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    def _pick(self, rng: np.random.Generator) -> tuple[str, int]:
         t = self.types[int(rng.choice(len(self.types), p=self.type_p))]
-        i = int(rng.integers(self.reader.count(t)))
-        return t, self.reader.batch(t, i)[0]
+        return t, int(rng.integers(self.counts[t]))
 
     def states(self) -> list[dict]:
         return [g.bit_generator.state for g in self.rngs]
@@ -104,3 +108,101 @@ class BatchStreams:
     def restore(self, states: list[dict]) -> None:
         for rng, state in zip(self.rngs, states):
             rng.bit_generator.state = state
+
+
+class HostImages:
+    """Batches read from the memory-mapped shards into one uint8 array per step. On CUDA the array
+    is a page-locked buffer, reused round-robin, so the copy to the GPU runs asynchronously; a
+    buffer is refilled only after the GPU has finished reading it."""
+
+    def __init__(self, reader: ShardReader, device: torch.device, groups: int, slots: int):
+        self.reader, self.device = reader, device
+        batch, height, width = reader.manifest["image_shape"]
+        shape = (groups * batch, height, width)
+        pinned = device.type == "cuda"
+        self.buffers = [torch.empty(shape, dtype=torch.uint8, pin_memory=pinned) for _ in range(slots)]
+        self.copied = [None] * slots  # CUDA event after the last copy out of each buffer
+        self.next_slot = 0
+
+    def load(self, picks: list[tuple[str, int]]) -> int:
+        """Read the picked batches into the next buffer (on the loading thread); returns its slot."""
+        slot, self.next_slot = self.next_slot, (self.next_slot + 1) % len(self.buffers)
+        if self.copied[slot] is not None:
+            self.copied[slot].synchronize()
+        out = self.buffers[slot].numpy()
+        rows = len(out) // len(picks)
+        for k, (t, i) in enumerate(picks):
+            out[k * rows:(k + 1) * rows] = self.reader.batch(t, i)[0]
+        return slot
+
+    def images(self, slot: int) -> torch.Tensor:
+        """The loaded buffer as uint8 images on the device (on the training thread)."""
+        if self.device.type != "cuda":
+            return self.buffers[slot]
+        images = self.buffers[slot].to(self.device, non_blocking=True)
+        self.copied[slot] = torch.cuda.Event()
+        self.copied[slot].record()
+        return images
+
+
+class GpuImages:
+    """The whole uint8 training split copied to the GPU once; a step's batches are indexed there."""
+
+    def __init__(self, reader: ShardReader, device: torch.device):
+        self.by_type = {}
+        for t in reader.batch_types:
+            n = reader.count(t)
+            held = torch.empty((n, *reader.manifest["image_shape"]), dtype=torch.uint8, device=device)
+            for start in range(0, n, 256):
+                chunk = np.stack([reader.batch(t, i)[0] for i in range(start, min(n, start + 256))])
+                held[start:start + len(chunk)].copy_(torch.from_numpy(chunk))
+            self.by_type[t] = held
+
+    def load(self, picks: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        return picks
+
+    def images(self, picks: list[tuple[str, int]]) -> torch.Tensor:
+        return torch.cat([self.by_type[t][i] for t, i in picks])
+
+
+def split_bytes(reader: ShardReader) -> int:
+    return len(reader) * int(np.prod(reader.manifest["image_shape"]))
+
+
+class Prefetch:
+    """Each step's batches, loaded `depth` steps ahead on a background thread so reading overlaps
+    training. The picks are drawn ahead on the training thread, and the stream states from before
+    each pending pick are kept: `states()` is always the state before the first batch not yet
+    trained on, so a checkpoint resumes exactly."""
+
+    def __init__(self, streams: BatchStreams, source, depth: int = 2):
+        self.streams, self.source, self.depth = streams, source, depth
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="dcign-prefetch")
+        self.pending: deque = deque()  # (stream states before the picks, batch types, future)
+
+    def _fill(self) -> None:
+        while len(self.pending) < self.depth:
+            states = copy.deepcopy(self.streams.states())
+            picks = self.streams.pick()
+            self.pending.append((states, [t for t, _ in picks], self.pool.submit(self.source.load, picks)))
+
+    def next(self) -> tuple[list[str], torch.Tensor]:
+        """The batch types of the next step and their images, stacked (uint8, on the device)."""
+        self._fill()
+        _, types, loaded = self.pending.popleft()
+        images = self.source.images(loaded.result())
+        self._fill()
+        return types, images
+
+    def states(self) -> list[dict]:
+        self._fill()
+        return self.pending[0][0]
+
+    def restore(self, states: list[dict]) -> None:
+        for _, _, loaded in self.pending:
+            loaded.result()
+        self.pending.clear()
+        self.streams.restore(states)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -45,20 +45,6 @@ def ranks_from_env() -> Ranks:
     return Ranks(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
 
 
-def pick_device(requested: str, local_rank: int = 0) -> torch.device:
-    """The device this process trains on: with CUDA, local rank k takes GPU k of its node."""
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UserError("train device = 'cuda' but no CUDA GPU is available here; use device: auto or cpu")
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and local_rank > 0:
-        if local_rank >= torch.cuda.device_count():
-            raise UserError(f"training process {local_rank} on this node has no GPU of its own "
-                            f"({torch.cuda.device_count()} visible); start at most one process per GPU")
-        return torch.device("cuda", local_rank)
-    return torch.device(requested)
-
-
 def check_world(batches_per_step: int, world: int, name: str) -> None:
     if world < 1:
         raise UserError(f"--nproc {world}: expected a positive number of processes")

@@ -5,11 +5,14 @@ Resumption is exact on CPU: the weights, the optimiser state, the step and the r
 (per batch stream: batch choice, numpy; reparametrisation noise, torch) are checkpointed
 together (train/checkpoints.py), so a run killed at any moment ends with the same weights as an
 uninterrupted one. Under torchrun the same loop runs data-parallel (train/distributed.py).
+
+Throughput (README, "Training speed"): a step's batches go through the network as one grouped
+pass; the next steps' batches are read on a background thread (or indexed in a copy of the split
+on the GPU); losses stay on the device and are read only when logged.
 """
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +22,9 @@ from tqdm import tqdm
 from render.params import load_params
 from train.checkpoints import RunDir
 from train.config import TrainConfig, train_config
-from train.data import BatchStreams, open_data, stream_seed, to_batch
-from train.distributed import (Ranks, barrier, check_world, from_main, gather, launch, pick_device, ranks_from_env,
-                               start, stop)
+from train.data import BatchStreams, GpuImages, HostImages, Prefetch, open_data, split_bytes, stream_seed, to_float
+from train.device import data_on_gpu, describe_precision, pick_device, uses_bf16
+from train.distributed import Ranks, barrier, check_world, from_main, gather, launch, ranks_from_env, start, stop
 from train.model import DCIGN, count_parameters, loss_terms
 
 
@@ -38,52 +41,50 @@ def make_optimizer(cfg: TrainConfig, model: DCIGN) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(model.parameters(), lr=cfg.lr, momentum=0.1, weight_decay=0.01)
 
 
-def sgvb_backward(forward, x: torch.Tensor, active, cfg: TrainConfig, noise: torch.Generator,
-                  weight: float = 1.0) -> dict:
-    """Add `weight` x the SGVB gradient of one batch (clamped when `active` is given) to the
-    parameters' gradients; returns the losses per image. channels_last everywhere; on CUDA also
-    bf16 autocast (the loss terms are summed in fp32)."""
-    cuda = x.device.type == "cuda"
-    x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cuda):
-        logits, mu, logvar, _ = forward(x, active=active, clamp=cfg.clamp, strength=cfg.invariance_strength,
-                                        generator=noise)
-        bce, kl = loss_terms(logits, x, mu, logvar)
-    loss = bce + cfg.kl_weight * kl
-    (loss if weight == 1.0 else loss * weight).backward()
-    n = x.shape[0]
-    return {"loss": loss.item() / n, "bce": bce.item() / n, "kl": kl.item() / n}
-
-
 class TrainStep:
-    """One optimiser step, as the loop runs it and `dcign bench train` times it: each uint8 batch
-    to the device, its SGVB gradient (clamped to the batch type's latents in clamped mode),
-    weighted 1/len so the step follows the mean gradient, then one update. Under DDP the ranks'
-    gradients are averaged once, after the last batch."""
+    """One optimiser step, as the loop runs it and `dcign bench train` times it: the step's
+    single-factor batches go through the network as one grouped pass (the clamp works within each
+    batch, to that batch type's latents in clamped mode), and the SGVB loss summed over each batch
+    is averaged over the batches, so the step follows the mean of the batches' gradients (the
+    invariance pull is weighted the same way). channels_last; bf16 autocast when `bf16`, the loss
+    sums in fp32. Under DDP the ranks' gradients are averaged once per step.
 
-    def __init__(self, cfg: TrainConfig, model: DCIGN, device: torch.device, ddp: bool = False):
-        self.cfg, self.device, self.ddp = cfg, device, ddp
+    Nothing here waits for the device: the losses stay on it until the loop logs them."""
+
+    def __init__(self, cfg: TrainConfig, model: DCIGN, device: torch.device, bf16: bool, ddp: bool = False):
+        self.cfg, self.device, self.bf16 = cfg, device, bf16
         self.optimizer = make_optimizer(cfg, model)
-        self.active = {t: torch.tensor(latents, device=device) for t, latents in cfg.latents.items()}
+        self.masks = {}
+        for t, latents in cfg.latents.items():
+            mask = torch.zeros(cfg.latent_dim, dtype=torch.bool)
+            mask[latents] = True
+            self.masks[t] = mask.to(device)
         self.net = model
         if ddp:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
         self.forward = torch.compile(self.net) if cfg.compile else self.net
 
-    def __call__(self, batches: list[tuple[str, np.ndarray]], noises: list[torch.Generator]) -> list[dict]:
-        """`batches`: (batch type, uint8 images) with one noise generator each; returns each
-        batch's losses per image."""
+    def __call__(self, types: list[str], images: torch.Tensor, noises: list[torch.Generator]) -> torch.Tensor:
+        """`types`: the batch type of each of the equal groups of `images` (uint8 (G * B, H, W) on
+        the device), with one noise generator each. Returns (G, 3): each batch's loss, BCE and KL
+        per image, on the device."""
+        groups = len(types)
+        x = to_float(images)
+        active = torch.stack([self.masks[t] for t in types]) if self.cfg.mode == "clamped" else None
         self.optimizer.zero_grad(set_to_none=True)
-        terms = []
-        for j, ((batch_type, images), noise) in enumerate(zip(batches, noises)):
-            active = self.active[batch_type] if self.cfg.mode == "clamped" else None
-            defer = self.ddp and j < len(batches) - 1
-            with self.net.no_sync() if defer else nullcontext():
-                terms.append(sgvb_backward(self.forward, to_batch(images, self.device), active, self.cfg, noise,
-                                           weight=1.0 / len(batches)))
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, mu, logvar, _ = self.forward(x, active=active, clamp=self.cfg.clamp,
+                                                 strength=self.cfg.invariance_strength / groups, generator=noises)
+            bce, kl = loss_terms(logits, x, mu, logvar, groups=groups)
+        loss = bce + self.cfg.kl_weight * kl
+        (loss.sum() / groups).backward()
         self.optimizer.step()
-        return terms
+        return torch.stack([loss, bce, kl], 1).detach() / (x.shape[0] // groups)
+
+
+PREFETCH = 2  # steps whose batches are read ahead
+TERMS = ("loss", "bce", "kl")  # the columns of a step's losses
 
 
 class Trainer:
@@ -92,18 +93,26 @@ class Trainer:
         self.ranks = ranks = ranks or Ranks()
         check_world(cfg.batches_per_step, ranks.world, cfg.name)
         self.device = pick_device(cfg.device, ranks.local_rank)
+        self.bf16 = uses_bf16(cfg.precision, self.device)
         reader = open_data(cfg, Path(data), "train")
         self.run_dir = RunDir(out, cfg, data)
         torch.manual_seed(cfg.seed)
         self.model = new_model(cfg, self.device)
-        # this rank's batch streams: which batch (numpy) and the reparametrisation noise (torch)
-        seeds = [stream_seed(cfg.seed, k) for k in ranks.streams(cfg.batches_per_step)]
-        self.batches = BatchStreams(reader, cfg.batch_ratio, seeds)
-        self.noises = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+        # this rank's batch streams: which batch (numpy) and the reparametrisation noise (torch, on the
+        # device, so drawing it never waits for the device)
+        self.seeds = [stream_seed(cfg.seed, k) for k in ranks.streams(cfg.batches_per_step)]
+        self.on_gpu = data_on_gpu(cfg.data_on, self.device, split_bytes(reader))
+        images = (GpuImages(reader, self.device) if self.on_gpu
+                  else HostImages(reader, self.device, groups=len(self.seeds), slots=PREFETCH + 1))
+        counts = {t: reader.count(t) for t in reader.batch_types}
+        self.batches = Prefetch(BatchStreams(reader.batch_types, counts, cfg.batch_ratio, self.seeds), images,
+                                depth=PREFETCH)
+        self.noises = [torch.Generator(device=self.device).manual_seed(s) for s in self.seeds]
+        self.types = list(reader.batch_types)
         self.step = 0
         if ranks.distributed:
             start(ranks, self.device)
-        self.train_step = TrainStep(cfg, self.model, self.device, ddp=ranks.distributed)
+        self.train_step = TrainStep(cfg, self.model, self.device, self.bf16, ddp=ranks.distributed)
 
     def stream_states(self) -> tuple[list, list]:
         """The states of every rank's batch streams, in stream order (a collective call)."""
@@ -122,14 +131,35 @@ class Trainer:
         self.step = state["step"]
         streams = self.ranks.streams(self.cfg.batches_per_step)
         self.batches.restore([state["rngs"][k] for k in streams])
-        for k, noise in zip(streams, self.noises):
-            noise.set_state(state["noise"][k])
+        saved = [state["noise"][k] for k in streams]
+        if all(s.numel() == n.get_state().numel() for s, n in zip(saved, self.noises)):
+            for noise, s in zip(self.noises, saved):
+                noise.set_state(s)
+        else:  # written on another kind of device, whose generator state does not fit this one's
+            for noise, seed in zip(self.noises, self.seeds):
+                noise.manual_seed(stream_seed(seed, self.step))
+            if self.ranks.main:
+                print(f"dcign: the checkpoint's noise streams are of another device kind; {self.device.type} "
+                      "streams reseeded from the step", flush=True)
         torch.set_rng_state(state["torch_cpu"])
+
+    def log_terms(self, acc: torch.Tensor, counts: np.ndarray) -> dict:
+        """Mean loss, BCE and KL per image since the last log, overall and per batch type, over all
+        ranks (the one point where the loop waits for the device)."""
+        per_rank = gather(self.ranks, (acc.cpu().numpy(), counts.copy()))
+        sums = sum(a for a, _ in per_rank)
+        n = sum(c for _, c in per_rank)
+        terms = {key: float(sums[:, j].sum() / n.sum()) for j, key in enumerate(TERMS)}
+        for k, t in enumerate(self.types):
+            if n[k]:
+                terms.update({f"{key}_{t}": float(sums[k, j] / n[k]) for j, key in enumerate(TERMS)})
+        return terms
 
     def run(self, progress: bool = True, restart_if_changed: bool = False) -> dict:
         try:
             return self._run(progress, restart_if_changed)
         finally:
+            self.batches.close()
             stop(self.ranks)
 
     def _run(self, progress: bool, restart_if_changed: bool) -> dict:
@@ -149,28 +179,29 @@ class Trainer:
         if main:
             where = f"{self.ranks.world} processes on {self.device.type}" if self.ranks.distributed else self.device
             print(f"dcign: training {self.cfg.name} ({self.cfg.mode}, {count_parameters(self.model):,} parameters, "
-                  f"{self.cfg.batches_per_step} batch(es) per step) on {where}", flush=True)
+                  f"{self.cfg.batches_per_step} batch(es) per step) on {where}, "
+                  f"{describe_precision(self.bf16, self.device)}, data {'on the GPU' if self.on_gpu else 'read from the shards'}",
+                  flush=True)
             if self.step > 0:
                 self.run_dir.truncate_logs(self.step)
         live = Live(str(out / "live"), resume=self.step > 0, dvcyaml=False, save_dvc_exp=False) if main else None
-        sums: dict = {}
+        acc = torch.zeros(len(self.types), len(TERMS), device=self.device)
+        counts = np.zeros(len(self.types), dtype=np.int64)
+        index = {t: k for k, t in enumerate(self.types)}
         last = {}
         with tqdm(total=self.cfg.steps, initial=self.step, desc=f"train {self.cfg.name}", unit="step",
                   dynamic_ncols=True, disable=not (progress and main)) as bar:
             while self.step < self.cfg.steps:
-                batches = self.batches.draw()
-                for (batch_type, _), terms in zip(batches, self.train_step(batches, self.noises)):
-                    for key, value in terms.items():
-                        sums.setdefault(key, []).append(value)
-                        sums.setdefault(f"{key}_{batch_type}", []).append(value)
+                types, images = self.batches.next()
+                terms = self.train_step(types, images, self.noises)
+                for g, t in enumerate(types):
+                    acc[index[t]] += terms[g]
+                    counts[index[t]] += 1
                 self.step += 1
                 if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-                    merged: dict = {}
-                    for rank_sums in gather(self.ranks, sums):
-                        for key, values in rank_sums.items():
-                            merged.setdefault(key, []).extend(values)
-                    last = {k: float(np.mean(v)) for k, v in merged.items()}
-                    sums = {}
+                    last = self.log_terms(acc, counts)
+                    acc.zero_()
+                    counts[:] = 0
                     if main:
                         live.step = self.step  # rows are labelled with the optimiser step they end at
                         for key, value in last.items():

@@ -7,6 +7,7 @@ are checked against a hand computation instead.
 import pytest
 import torch
 
+from tests.conftest import cuda
 from train.clamp import Clamp, clamp
 from train.model import DCIGN, ModelConfig, loss_terms
 
@@ -63,7 +64,7 @@ def test_bf16_stays_in_dtype():
     assert torch.equal(x.grad[:, ACTIVE], torch.ones(4, 2, dtype=torch.bfloat16))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+@cuda
 def test_cuda_matches_cpu():
     x = make_x(torch.float32)
     w = torch.randn(4, 5)
@@ -105,7 +106,34 @@ def test_invariance_signal_reaches_clamped_rows_but_not_their_bias():
 
 def test_function_signature_directly():
     x = make_x().requires_grad_()
-    mask = torch.tensor([False, True, False, True, False])
+    mask = torch.tensor([[False, True, False, True, False]])  # one group
     y = Clamp.apply(x, mask, "first", 0.5)
     y.sum().backward()
     torch.testing.assert_close(x.grad[:, 0], 0.5 * (x[:, 0] - x[:, 0].mean()).detach())
+
+
+@pytest.mark.parametrize("mode", ["mean", "first"])
+def test_groups_clamp_as_their_batches_would_one_by_one(mode):
+    """A (G, D) mask clamps each of G equal groups of rows within itself: values and gradients
+    are those of clamping each group on its own."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3 * 4, 5, generator=g, dtype=torch.float64)
+    w = torch.randn(3 * 4, 5, generator=g, dtype=torch.float64)
+    actives = [[1], [0, 2], [3, 4]]
+    mask = torch.zeros(3, 5, dtype=torch.bool)
+    for k, active in enumerate(actives):
+        mask[k, active] = True
+    grouped = x.clone().requires_grad_()
+    (w * clamp(grouped, mask, mode=mode, strength=0.3)).sum().backward()
+    for k, active in enumerate(actives):
+        rows = slice(4 * k, 4 * k + 4)
+        alone = x[rows].clone().requires_grad_()
+        y = clamp(alone, active, mode=mode, strength=0.3)
+        (w[rows] * y).sum().backward()
+        assert torch.equal(clamp(x, mask, mode=mode)[rows], y.detach())
+        torch.testing.assert_close(grouped.grad[rows], alone.grad, rtol=0, atol=1e-15)
+
+
+def test_a_mask_that_does_not_split_the_batch_is_refused():
+    with pytest.raises(ValueError, match="equal groups"):
+        clamp(make_x(), torch.ones(3, 5, dtype=torch.bool))

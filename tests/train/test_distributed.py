@@ -15,10 +15,13 @@ def weights(model_dir):
 
 
 def assert_close(a_dir, b_dir):
+    """Equal to float rounding: one grouped pass over both batches sums in another order than two
+    processes with one batch each, and Adam's normalised steps magnify that for tiny gradients
+    (weights here are of order 0.01 to 0.1)."""
     a, b = weights(a_dir), weights(b_dir)
     assert a.keys() == b.keys()
     for key in a:
-        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 def test_each_rank_takes_its_own_streams():

@@ -91,7 +91,8 @@ def one_step(mode: str, batch_type: str = "azimuth"):
     torch.manual_seed(0)
     model = new_model(cfg, torch.device("cpu"))
     images = np.random.default_rng(0).integers(0, 256, (4, 150, 150), dtype=np.uint8)
-    TrainStep(cfg, model, torch.device("cpu"))([(batch_type, images)], [torch.Generator().manual_seed(0)])
+    TrainStep(cfg, model, torch.device("cpu"), bf16=False)([batch_type], torch.from_numpy(images),
+                                                           [torch.Generator().manual_seed(0)])
     return cfg, model, images
 
 
@@ -189,3 +190,18 @@ def test_rmsprop_option_and_chairs_training(shards, chair_shards, tmp_path):
     assert "dcign_chairs trained for 2 steps" in proc.stdout
     metrics = json.loads((tmp_path / "mc" / "live" / "metrics.json").read_text())["train"]
     assert set(k for k in metrics if k.startswith("loss_")) <= {"loss_azimuth", "loss_intrinsic"}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cpu_training_repeats_bit_for_bit_and_resumes_exactly(shards, tmp_path, precision):
+    """Same seed, thread count and machine: the same weights, bit for bit, in either precision,
+    with grouped batches, whether the run went straight through or stopped and resumed."""
+    kw = dict(precision=precision, batches_per_step=2, steps=6)
+    first = train_tiny(tmp_path, shards, tmp_path / "a", **kw)
+    assert first.returncode == 0 and ("bf16 autocast" if precision == "bf16" else "fp32 (cpu") in first.stdout
+    assert train_tiny(tmp_path, shards, tmp_path / "b", **kw).returncode == 0
+    assert same_weights(tmp_path / "a", tmp_path / "b")
+    assert train_tiny(tmp_path, shards, tmp_path / "c", **{**kw, "steps": 3}).returncode == 0
+    resumed = train_tiny(tmp_path, shards, tmp_path / "c", **kw)
+    assert "resuming dcign_faces from step" in resumed.stdout
+    assert same_weights(tmp_path / "a", tmp_path / "c")

@@ -134,3 +134,43 @@ def test_config_validation(field, kwargs):
         ModelConfig(**kwargs)
     assert "\n" not in str(info.value)
 
+
+
+def test_upconv_computes_upsample_then_convolve():
+    """The decoder's polyphase layer gives the authors' upsample + 7x7 convolution, values and
+    gradients, from the same 7x7 parameters."""
+    from train.model import UpConv
+
+    torch.manual_seed(0)
+    layer = UpConv(3, 5, 7).double()
+    x = torch.randn(2, 3, 15, 11, dtype=torch.float64, requires_grad=True)
+    fast = layer(x)
+    grads_fast = torch.autograd.grad(fast.square().sum(), [x, layer.weight, layer.bias])
+    slow = layer.literal(x)
+    grads_slow = torch.autograd.grad(slow.square().sum(), [x, layer.weight, layer.bias])
+    assert fast.shape == slow.shape == (2, 5, 24, 16)
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
+    for a, b in zip(grads_fast, grads_slow):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-10)
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert layer.weight.shape == (5, 3, 7, 7)
+
+
+def test_grouped_forward_equals_batches_one_by_one():
+    """Two batches through one pass, each clamped to its own latents and with its own noise, give
+    each batch's own outputs."""
+    torch.manual_seed(0)
+    model = small().double()
+    x = torch.rand(6, 1, 150, 150, dtype=torch.float64)
+    mask = torch.zeros(2, 10, dtype=torch.bool)
+    mask[0, [0]] = True
+    mask[1, 2:] = True
+    together = model(x, active=mask, generator=[torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)])
+    first = model(x[:3], active=[0], generator=torch.Generator().manual_seed(1))
+    second = model(x[3:], active=list(range(2, 10)), generator=torch.Generator().manual_seed(2))
+    for both, a, b in zip(together, first, second):
+        torch.testing.assert_close(both, torch.cat([a, b]), rtol=1e-10, atol=1e-12)
+    bce, kl = loss_terms(*together[:1], x, *together[1:3], groups=2)
+    bce_a, kl_a = loss_terms(first[0], x[:3], first[1], first[2])
+    torch.testing.assert_close(bce[0], bce_a)
+    torch.testing.assert_close(kl[0], kl_a)
