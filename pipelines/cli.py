@@ -96,7 +96,17 @@ def cmd_bench_load(args) -> None:
 def cmd_bench_train(args) -> None:
     from train.bench import bench_train
 
-    bench_train(args.feature_maps, args.latent_dim, args.batch, args.steps, args.device)
+    bench_train(args)
+
+
+def widths(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers such as 8,32,96") from None
+    if not values or any(v < 4 or v % 4 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: every width must be a multiple of 4, at least 4")
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,11 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_load.add_argument("--batches", type=int, default=200, help="random batches to read (default 200)")
     bench_load.set_defaults(func=cmd_bench_load)
     bench_train = bench_sub.add_parser("train", help="training images/s vs a naive fp32 eager loop")
-    bench_train.add_argument("--feature-maps", type=int, default=16, help="F (paper: 96)")
+    bench_train.add_argument("--feature-maps", type=widths, default=[8, 32, 96],
+                             help="comma-separated widths F (default 8,32,96; the paper's is 96)")
     bench_train.add_argument("--latent-dim", type=int, default=200)
-    bench_train.add_argument("--batch", type=int, default=20)
-    bench_train.add_argument("--steps", type=int, default=10)
+    bench_train.add_argument("--batch", type=int, default=20, help="images per batch without --data (default 20)")
+    bench_train.add_argument("--batches-per-step", type=int, default=4,
+                             help="single-factor batches per grouped step (default 4)")
+    bench_train.add_argument("--steps", type=int, default=5, help="timed steps per loop (default 5)")
     bench_train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    bench_train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                             help="the project step's precision (default auto: bf16 where the device has bf16 units)")
+    bench_train.add_argument("--compile", action="store_true", help="also time the grouped step under torch.compile")
+    bench_train.add_argument("--data", help="a faces shard directory to read batches from (default: random images)")
     bench_train.set_defaults(func=cmd_bench_train)
     return parser
 

@@ -1,11 +1,13 @@
 """Data-parallel training: `dcign train --nproc 2` (torchrun, gloo on CPU) against one process
 accumulating the same global batches, resume across process counts, and bad process counts."""
+import copy
 import json
 
 import numpy as np
+import torch
 from safetensors.numpy import load_file
 
-from tests.conftest import train_tiny
+from tests.conftest import cuda, tiny_train, train_tiny
 from train.data import stream_seed
 from train.distributed import Ranks, without_nproc
 
@@ -78,3 +80,31 @@ def test_a_process_count_that_does_not_divide_the_batches_is_one_line(shards, tm
     assert not (tmp_path / "m").exists()
     bad = train_tiny(tmp_path, shards, tmp_path / "m", batches_per_step=0)
     assert bad.returncode == 2 and "batches_per_step = 0: expected >= 1" in bad.stderr
+
+
+
+@cuda
+def test_nccl_data_parallel_step_in_one_process_matches_the_plain_step(monkeypatch):
+    """NCCL and DistributedDataParallel on one GPU, as a one-process torchrun job would set them up:
+    the step's gradients are those of the step without DDP."""
+    from train.config import train_config
+    from train.loop import TrainStep, new_model
+
+    cfg = train_config(tiny_train(feature_maps=8, batches_per_step=2), "dcign_faces")
+    device = torch.device("cuda")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29533")
+    torch.distributed.init_process_group("nccl", rank=0, world_size=1, device_id=device)
+    try:
+        torch.manual_seed(0)
+        model = new_model(cfg, device)
+        plain = copy.deepcopy(model)
+        images = torch.randint(0, 256, (10, 150, 150), dtype=torch.uint8, device=device)
+        grads = []
+        for net, ddp in ((model, True), (plain, False)):
+            step = TrainStep(cfg, net, device, bf16=False, ddp=ddp)
+            step(["azimuth", "intrinsic"], images, [torch.Generator(device=device).manual_seed(s) for s in (1, 2)])
+            grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+        torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+    finally:
+        torch.distributed.destroy_process_group()
