@@ -53,16 +53,21 @@ class UpConv(nn.Conv2d):
         self.register_buffer("phase", phase, persistent=False)
 
     def phase_weight(self) -> torch.Tensor:
-        """(4 * cout, cin, taps, taps): the kernel of output phase (r, s) of channel c at row 4c + 2r + s,
-        the order pixel_shuffle reads."""
+        """(4 * cout, cin, taps, taps): the kernel of output phase (r, s) of channel c at row
+        (2r + s) * cout + c, phase-major, so the phases interleave into a channels_last image with
+        one copy of contiguous channel vectors."""
         w = self.weight
         phase = self.phase.to(w.dtype)
-        merged = torch.einsum("rjk,slm,oikm->orsijl", phase, phase, w)
+        merged = torch.einsum("rjk,slm,oikm->rsoijl", phase, phase, w)
         return merged.reshape(w.shape[0] * 4, w.shape[1], phase.shape[1], phase.shape[1])
 
     def forward(self, x):
-        y = F.conv2d(x, self.phase_weight(), self.bias.repeat_interleave(4))
-        return F.pixel_shuffle(y, 2)
+        y = F.conv2d(x, self.phase_weight(), self.bias.repeat(4))
+        n, _, h, w = y.shape
+        c = self.out_channels
+        # (n, h, w, r, s, c) -> (n, h, r, w, s, c) = the (n, 2h, 2w, c) image, returned as NCHW with channels_last strides
+        pixels = y.permute(0, 2, 3, 1).reshape(n, h, w, 2, 2, c).permute(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, c)
+        return pixels.permute(0, 3, 1, 2)
 
     def literal(self, x):
         """The same layer written as the authors did: upsample, then convolve."""
