@@ -27,6 +27,23 @@ KEEP_CHECKPOINTS = 2
 SCHEDULE_KEYS = ("steps", "checkpoint_every", "log_every", "device", "precision", "data_on", "compile")
 
 
+# Weights saved before each decoder upsample + convolution pair became one UpConv layer name those
+# convolutions by their old places in the decoder; the parameters themselves are the same.
+_PAIRED_DECODER = {"decoder.4.": "decoder.3.", "decoder.7.": "decoder.5.", "decoder.10.": "decoder.7.",
+                   "decoder.13.": "decoder.9."}
+
+
+def current_names(weights: dict) -> dict:
+    """Saved weights under the network's current parameter names."""
+    if "decoder.13.weight" not in weights:
+        return weights
+    renamed = {}
+    for key, value in weights.items():
+        old = next((o for o in _PAIRED_DECODER if key.startswith(o)), None)
+        renamed[_PAIRED_DECODER[old] + key[len(old):] if old else key] = value
+    return renamed
+
+
 def _weights(model: DCIGN) -> dict:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
@@ -110,7 +127,7 @@ class RunDir:
         "noise") and the torch CPU generator state ("torch_cpu") for the caller to restore."""
         from safetensors.torch import load_file
 
-        weights = load_file(str(path / "model.safetensors"), device=str(device))
+        weights = current_names(load_file(str(path / "model.safetensors"), device=str(device)))
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         found = {k: tuple(v.shape) for k, v in weights.items()}
         if found != expected:
@@ -145,5 +162,5 @@ def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
     model_dir = Path(model_dir)
     cfg = json.loads((model_dir / "config.json").read_text())
     model = DCIGN(ModelConfig(feature_maps=cfg["feature_maps"], latent_dim=cfg["latent_dim"]))
-    model.load_state_dict(load_file(str(model_dir / "model.safetensors"), device=device))
+    model.load_state_dict(current_names(load_file(str(model_dir / "model.safetensors"), device=device)))
     return model.eval(), cfg
