@@ -31,6 +31,10 @@ LAST_ROWS = [
 ]
 
 
+# the novel-view references (train/evaluation/novel_views.py), as the reports name them
+REFERENCE_LABELS = {"copy_input": "copy the input", "dcign_no_rotation": "DC-IGN, no rotation"}
+
+
 def summary_rows(metrics: list[dict]) -> list[tuple]:
     """The summary table's rows for these evaluations: one per factor any of them measured."""
     def factors(section):
@@ -96,11 +100,20 @@ def novel_view_lines(table: dict, figure: str) -> list[str]:
              "Each test image of an azimuth batch is re-rendered at every other azimuth of its batch by "
              "setting the model's azimuth unit to the value a linear fit on training images predicts "
              "(the baseline's unit: its latent with the largest variance over azimuth batches), and "
-             "compared with the true render.", "",
+             "compared with the true render. The references answer whether a model beats doing nothing: "
+             "*copy the input* offers the input image itself as every other view; *DC-IGN, no rotation* "
+             "offers the DC-IGN's reconstruction of the input at the input's own pose.", "",
              "| model | azimuth latent | r (train) | novel-view MSE |", "|---|---|---|---|"]
     for name, row in table.items():
-        lines.append(f"| {name} | z{row['latent']} | {row['r_train']:+.3f} | {row['novel_view_mse']:.5f} |")
-    lines += ["", "Rows: true renders of one test identity; DC-IGN re-renders of the first; baseline "
+        label = REFERENCE_LABELS.get(name, name)
+        latent = f"z{row['latent']}" if "latent" in row else "—"
+        r = f"{row['r_train']:+.3f}" if "r_train" in row else "—"
+        lines.append(f"| {label} | {latent} | {r} | {row['novel_view_mse']:.5f} |")
+    mse = {name: row["novel_view_mse"] for name, row in table.items()}
+    ratios = [f"DC-IGN ÷ {REFERENCE_LABELS.get(name, name)}: {mse['dcign'] / mse[name]:.2f}"
+              for name in ("baseline", "copy_input", "dcign_no_rotation") if name in mse and mse[name] > 0]
+    lines += ["", "; ".join(ratios) + " (below 1: the DC-IGN does better).", "",
+              "Rows: true renders of one test identity; DC-IGN re-renders of the first; baseline "
               "re-renders of the first.", "", f"![novel views]({figure})", ""]
     return lines
 
@@ -152,7 +165,7 @@ def combined_report(results: list[Path], out: Path, previews: list[Path] = ()) -
         lines.append(f"| {label} | " + " | ".join("—" if v is None else format(v, fmt) for v in values) + " |")
     for res, m in loaded:
         for name, row in m.get("novel_view", {}).items():
-            lines.append(f"| novel-view MSE, {name} (`{res.name}`) | " +
+            lines.append(f"| novel-view MSE, {REFERENCE_LABELS.get(name, name)} (`{res.name}`) | " +
                          " | ".join(f"{row['novel_view_mse']:.5f}" if i == 0 else "" for i in range(len(models))) + " |")
     lines.append("")
     if previews:

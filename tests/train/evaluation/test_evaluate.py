@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from render.shards.reader import ShardReader
 from tests.conftest import run_dcign, tiny_params, train_tiny, write_params
 
 
@@ -34,7 +35,6 @@ def test_metrics_json_has_every_section(evaluated):
 
 
 def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):
-    from render.shards.reader import ShardReader
     from train.evaluation.figures import sweep_strength
 
     reader = ShardReader(shards, "test")
@@ -77,7 +77,19 @@ def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
     table = metrics["novel_view"]
     assert table["dcign"]["latent"] == 0 and 0 <= table["baseline"]["latent"] < 8
-    assert all(0 < row["novel_view_mse"] < 0.25 for row in table.values())
+    assert set(table) == {"dcign", "baseline", "copy_input", "dcign_no_rotation"}
+    assert all(0 < row["novel_view_mse"] < 0.25 for row in table.values())  # over pairs of different views
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert "| copy the input | — | — |" in report and "| DC-IGN, no rotation | — | — |" in report
+    reader = ShardReader(shards, "test")  # copying the input, by hand: every ordered pair of different views
+    pairs = []
+    for i in range(reader.count("azimuth")):
+        x = reader.batch("azimuth", i)[0].astype(np.float64) / 255
+        d = ((x[:, None] - x[None]) ** 2).mean(axis=(2, 3))
+        pairs.append(d[~np.eye(len(x), dtype=bool)])
+    assert table["copy_input"]["novel_view_mse"] == pytest.approx(np.concatenate(pairs).mean(), rel=1e-5)
+    ratio = table["dcign"]["novel_view_mse"] / table["copy_input"]["novel_view_mse"]
+    assert f"DC-IGN ÷ copy the input: {ratio:.2f}" in report
     figure = Image.open(tmp_path / "results" / "figures" / "novel_views.png")
     assert figure.size[1] > 3 * 150  # truth, DC-IGN, baseline rows
     assert "Entangled vs disentangled" in (tmp_path / "results" / "report.md").read_text()
