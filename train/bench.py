@@ -19,9 +19,9 @@ from render.errors import UserError
 from render.schema import SCHEMAS
 from render.shards.reader import ShardReader
 from train.config import TrainConfig
-from train.data import BatchStreams, GpuImages, HostImages, Prefetch, stream_seed
-from train.device import describe_precision, has_fast_bf16, pick_device, uses_bf16
-from train.loop import PREFETCH, TrainStep, new_model
+from train.data import Prefetch, split_bytes, step_batches, stream_seed
+from train.device import data_on_gpu, describe_precision, has_fast_bf16, pick_device, uses_bf16
+from train.loop import TrainStep, new_model, noise_streams
 from train.model import DCIGN, UpConv, loss_terms
 
 # The first dataset of the schema: its batch types and latents make the clamped steps.
@@ -133,11 +133,9 @@ class ProjectLoop:
 
     def __init__(self, cfg: TrainConfig, model: DCIGN, device: torch.device, reader, bf16: bool):
         seeds = [stream_seed(0, k) for k in range(cfg.batches_per_step)]
-        images = (GpuImages(reader, device) if device.type == "cuda"
-                  else HostImages(reader, device, groups=len(seeds), slots=PREFETCH + 1))
-        counts = {t: reader.count(t) for t in reader.batch_types}
-        self.batches = Prefetch(BatchStreams(reader.batch_types, counts, cfg.batch_ratio, seeds), images, PREFETCH)
-        self.noises = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+        on_gpu = data_on_gpu(cfg.data_on, device, split_bytes(reader))
+        self.batches: Prefetch = step_batches(reader, cfg.batch_ratio, seeds, device, on_gpu)
+        self.noises = noise_streams(seeds, device)
         self.step = TrainStep(cfg, model, device, bf16)
 
     def __call__(self) -> torch.Tensor:

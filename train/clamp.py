@@ -60,6 +60,12 @@ def clamp(x, active, mode="mean", strength=0.01):
             raise ValueError(f"clamp mask of shape {tuple(mask.shape)} does not split x {tuple(x.shape)} "
                              "into equal groups")
     else:
-        mask = torch.zeros(1, x.shape[1], dtype=torch.bool, device=x.device)
-        mask[0, torch.as_tensor(active, dtype=torch.long, device=x.device)] = True
+        mask = latent_mask(active, x.shape[1], x.device)[None]
     return Clamp.apply(x, mask, mode, float(strength))
+
+
+def latent_mask(active, dim: int, device=None) -> torch.Tensor:
+    """(dim,) bool: True at the latent indices in `active` (list or LongTensor)."""
+    mask = torch.zeros(dim, dtype=torch.bool, device=device)
+    mask[torch.as_tensor(active, dtype=torch.long, device=device)] = True
+    return mask

@@ -110,6 +110,9 @@ class BatchStreams:
             rng.bit_generator.state = state
 
 
+PREFETCH = 2  # steps whose batches are read ahead
+
+
 class HostImages:
     """Batches read from the memory-mapped shards into one uint8 array per step. On CUDA the array
     is a page-locked buffer, reused round-robin, so the copy to the GPU runs asynchronously; a
@@ -163,6 +166,16 @@ class GpuImages:
 
     def images(self, picks: list[tuple[str, int]]) -> torch.Tensor:
         return torch.cat([self.by_type[t][i] for t, i in picks])
+
+
+def step_batches(reader: ShardReader, ratio: dict, seeds: list[int], device: torch.device, on_gpu: bool,
+                 depth: int = PREFETCH) -> Prefetch:
+    """The training data path: one batch stream per seed, each step's batches read `depth` steps
+    ahead from the shards, or indexed in a copy of the split on the GPU."""
+    images = (GpuImages(reader, device) if on_gpu
+              else HostImages(reader, device, groups=len(seeds), slots=depth + 1))
+    counts = {t: reader.count(t) for t in reader.batch_types}
+    return Prefetch(BatchStreams(reader.batch_types, counts, ratio, seeds), images, depth)
 
 
 def split_bytes(reader: ShardReader) -> int:

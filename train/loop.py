@@ -22,7 +22,8 @@ from tqdm import tqdm
 from render.params import load_params
 from train.checkpoints import RunDir
 from train.config import TrainConfig, train_config
-from train.data import BatchStreams, GpuImages, HostImages, Prefetch, open_data, split_bytes, stream_seed, to_float
+from train.clamp import latent_mask
+from train.data import open_data, split_bytes, step_batches, stream_seed, to_float
 from train.device import data_on_gpu, describe_precision, pick_device, uses_bf16
 from train.distributed import Ranks, barrier, check_world, from_main, gather, launch, ranks_from_env, start, stop
 from train.model import DCIGN, count_parameters, loss_terms
@@ -54,11 +55,7 @@ class TrainStep:
     def __init__(self, cfg: TrainConfig, model: DCIGN, device: torch.device, bf16: bool, ddp: bool = False):
         self.cfg, self.device, self.bf16 = cfg, device, bf16
         self.optimizer = make_optimizer(cfg, model)
-        self.masks = {}
-        for t, latents in cfg.latents.items():
-            mask = torch.zeros(cfg.latent_dim, dtype=torch.bool)
-            mask[latents] = True
-            self.masks[t] = mask.to(device)
+        self.masks = {t: latent_mask(latents, cfg.latent_dim, device) for t, latents in cfg.latents.items()}
         self.net = model
         if ddp:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -83,8 +80,13 @@ class TrainStep:
         return torch.stack([loss, bce, kl], 1).detach() / (x.shape[0] // groups)
 
 
-PREFETCH = 2  # steps whose batches are read ahead
 TERMS = ("loss", "bce", "kl")  # the columns of a step's losses
+
+
+def noise_streams(seeds: list[int], device: torch.device) -> list[torch.Generator]:
+    """One reparametrisation-noise generator per batch stream, on the training device, so drawing
+    noise never waits for the device."""
+    return [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
 
 class Trainer:
@@ -98,16 +100,11 @@ class Trainer:
         self.run_dir = RunDir(out, cfg, data)
         torch.manual_seed(cfg.seed)
         self.model = new_model(cfg, self.device)
-        # this rank's batch streams: which batch (numpy) and the reparametrisation noise (torch, on the
-        # device, so drawing it never waits for the device)
+        # this rank's batch streams: which batch (numpy) and the reparametrisation noise (torch)
         self.seeds = [stream_seed(cfg.seed, k) for k in ranks.streams(cfg.batches_per_step)]
         self.on_gpu = data_on_gpu(cfg.data_on, self.device, split_bytes(reader))
-        images = (GpuImages(reader, self.device) if self.on_gpu
-                  else HostImages(reader, self.device, groups=len(self.seeds), slots=PREFETCH + 1))
-        counts = {t: reader.count(t) for t in reader.batch_types}
-        self.batches = Prefetch(BatchStreams(reader.batch_types, counts, cfg.batch_ratio, self.seeds), images,
-                                depth=PREFETCH)
-        self.noises = [torch.Generator(device=self.device).manual_seed(s) for s in self.seeds]
+        self.batches = step_batches(reader, cfg.batch_ratio, self.seeds, self.device, self.on_gpu)
+        self.noises = noise_streams(self.seeds, self.device)
         self.types = list(reader.batch_types)
         self.step = 0
         if ranks.distributed:

@@ -40,8 +40,9 @@ class UpConv(nn.Conv2d):
     Along each axis, output pixel 2p + r (r = 0, 1) reads input pixel p + (r + k) // 2 at kernel
     tap k = 0..K-1, so each of the 2 x 2 output phases is a valid convolution of the input itself
     with a kernel of (K + 2) // 2 taps per axis, each a sum of the K x K taps. One convolution
-    with 4x the output channels and a pixel shuffle give the same numbers (to float rounding)
-    with 16 instead of 49 multiply-adds per output for K = 7, and no 4x larger intermediate. The parameters stay the K x K kernel, so the network is the authors'."""
+    with 4x the output channels, its phases interleaved into the image, gives the same numbers
+    (to float rounding) with 16 instead of 49 multiply-adds per output for K = 7, and no 4x
+    larger intermediate. The parameters stay the K x K kernel, so the network is the authors'."""
 
     def __init__(self, cin: int, cout: int, kernel: int):
         super().__init__(cin, cout, kernel)

@@ -32,7 +32,6 @@ def novel_views(model, reader: ShardReader, factor: str, latent: int, fit: tuple
     for i in range(batches_of(reader, VIEW_TYPE, max_batches)):
         images, labels = reader.batch(VIEW_TYPE, i)
         x = to_batch(images, CPU)
-        others = lambda src: torch.arange(len(x)) != src
         with torch.no_grad():
             mu, _ = model.encode(x)
             for src in range(len(x)):
@@ -40,7 +39,7 @@ def novel_views(model, reader: ShardReader, factor: str, latent: int, fit: tuple
                 unrotated = model.decode_image(z[:1])
                 z[:, latent] = torch.as_tensor(a * labels[factor] + b, dtype=z.dtype)
                 out = model.decode_image(z)
-                keep = others(src)
+                keep = torch.arange(len(x)) != src  # pairs of different views
                 for key, guess in (("novel_view", out), ("copy_input", x[src:src + 1]), ("no_rotation", unrotated)):
                     errors[key].append(((guess - x) ** 2).mean(dim=(1, 2, 3))[keep].numpy())
                 if i == 0 and src == 0:
@@ -54,7 +53,7 @@ def compare_with_baseline(model, cfg: dict, baseline_dir: Path, data: Path, out:
     baseline, _ = load_model(baseline_dir)
     train_reader, test_reader = ShardReader(data, "train"), ShardReader(data, "test")
     factor = DataSchema.of(train_reader).factor(VIEW_TYPE)
-    table, outputs, references = {}, {}, {}
+    table, outputs, mses = {}, {}, {}
     for name, net, assigned in (("dcign", model, cfg["latents"][VIEW_TYPE][0]), ("baseline", baseline, None)):
         enc = encode_split(net, train_reader, [VIEW_TYPE], max_batches)
         latent = unit_of(enc, VIEW_TYPE, assigned)
@@ -62,11 +61,9 @@ def compare_with_baseline(model, cfg: dict, baseline_dir: Path, data: Path, out:
         a, b = np.polyfit(y, z, 1)
         mse, (truth, decoded) = novel_views(net, test_reader, factor, latent, (a, b), max_batches)
         table[name] = {"latent": latent, "r_train": float(np.corrcoef(z, y)[0, 1]), "novel_view_mse": mse["novel_view"]}
-        outputs[name] = decoded
-        if name == "dcign":
-            references = {"copy_input": {"novel_view_mse": mse["copy_input"]},
-                          "dcign_no_rotation": {"novel_view_mse": mse["no_rotation"]}}
-    table.update(references)
+        outputs[name], mses[name] = decoded, mse
+    table["copy_input"] = {"novel_view_mse": mses["dcign"]["copy_input"]}
+    table["dcign_no_rotation"] = {"novel_view_mse": mses["dcign"]["no_rotation"]}
     tiles = np.stack([truth, outputs["dcign"], outputs["baseline"]]).clip(0, 1)
     grid_png((tiles * 255 + 0.5).astype(np.uint8), out / "figures" / "novel_views.png")
     return table
