@@ -54,8 +54,10 @@ def cmd_evaluate(args) -> None:
 
     metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset,
                        baseline=Path(args.baseline) if args.baseline else None)
-    r = ", ".join(f"{t} r={v['pearson_r']:+.2f}" for t, v in metrics["equivariance"].items())
-    print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; report in {Path(args.out) / 'report.md'}")
+    r = ", ".join(f"{t} r={v['pearson_r']:+.2f}" if "pearson_r" in v else f"{t} median error {v['median_error_deg']:.1f} deg"
+                  for t, v in metrics["equivariance"].items())
+    print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; identity top-1 {metrics['identity']['top1']:.2f}; "
+          f"report in {Path(args.out) / 'report.md'}")
 
 
 def cmd_compare(args) -> None:
@@ -152,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="a model directory written by dcign train")
     evaluate.add_argument("--data", required=True, help="its shard directory")
     evaluate.add_argument("--out", required=True, help="results directory")
-    evaluate.add_argument("--preset", choices=["fast", "standard"], default="fast",
-                          help="disentanglement-metric sample sizes: fast (CPU) or the standard defaults")
+    evaluate.add_argument("--preset", choices=["fast", "standard"], default="standard",
+                          help="disentanglement-metric settings: standard (disentanglement_lib's) or fast (a smoke "
+                               "preset whose DCI departs from them)")
     evaluate.add_argument("--baseline", help="an entangled baseline model: adds the novel-view comparison")
     evaluate.set_defaults(func=cmd_evaluate)
 

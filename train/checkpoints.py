@@ -23,7 +23,8 @@ CHECKPOINT_PREFIX = "ckpt-"
 KEEP_CHECKPOINTS = 2
 # Keys that change how steps are scheduled or computed, not what they compute (device and precision
 # change rounding only): a checkpoint written under other values of these still continues the same
-# run (so raising `steps` extends a finished run, and a run moves between machines).
+# run (so raising `steps` extends a finished run, and a run moves between machines). Under a cosine
+# learning-rate schedule every step's rate depends on `steps`, so there it is part of the run.
 SCHEDULE_KEYS = ("steps", "checkpoint_every", "log_every", "device", "precision", "data_on", "compile")
 
 
@@ -57,7 +58,8 @@ class RunDir:
 
     def identity(self) -> dict:
         """What makes two runs the same run: the config but its schedule keys, and the data."""
-        cfg = {k: v for k, v in self.cfg.as_dict().items() if k not in SCHEDULE_KEYS}
+        free = SCHEDULE_KEYS if self.cfg.lr_schedule == "constant" else tuple(k for k in SCHEDULE_KEYS if k != "steps")
+        cfg = {k: v for k, v in self.cfg.as_dict().items() if k not in free}
         return {"config": json.loads(json.dumps(cfg)), "data_manifest_sha256": self.data_digest}
 
     def checkpoints(self) -> list[Path]:

@@ -13,6 +13,7 @@ from render.params import choice, get, number
 from render.schema import INTRINSIC, SCHEMAS, schema_of
 from train.device import DATA_PLACES, PRECISIONS
 from train.model import ModelConfig
+from train.schedule import LR_SCHEDULES
 
 DEFAULTS = "defaults"
 
@@ -31,8 +32,11 @@ class TrainConfig:
     batches_per_step: int  # single-factor batches whose gradients one step averages (one per process or more)
     optimizer: str  # adam | rmsprop
     lr: float
+    lr_schedule: str  # constant (the paper) | cosine (train/schedule.py)
+    lr_warmup_steps: int
     betas: tuple
     kl_weight: float
+    kl_warmup_steps: int
     steps: int
     seed: int
     checkpoint_every: int
@@ -147,8 +151,11 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         batches_per_step=s.number("batches_per_step", integer=True, lo=1),
         optimizer=s.choice("optimizer", ("adam", "rmsprop")),
         lr=float(s.number("lr", lo=0, lo_open=True)),
+        lr_schedule=s.choice("lr_schedule", LR_SCHEDULES),
+        lr_warmup_steps=s.number("lr_warmup_steps", integer=True, lo=0),
         betas=(float(betas[0]), float(betas[1])),
         kl_weight=float(s.number("kl_weight", lo=0)),
+        kl_warmup_steps=s.number("kl_warmup_steps", integer=True, lo=0),
         steps=s.number("steps", integer=True, lo=1),
         seed=s.number("seed", integer=True, lo=0),
         checkpoint_every=s.number("checkpoint_every", integer=True, lo=1),

@@ -27,6 +27,7 @@ from train.data import open_data, split_bytes, step_batches, stream_seed, to_flo
 from train.device import data_on_gpu, describe_precision, pick_device, uses_bf16
 from train.distributed import Ranks, barrier, check_world, from_main, gather, launch, ranks_from_env, start, stop
 from train.model import DCIGN, count_parameters, loss_terms
+from train.schedule import kl_factor, lr_factor
 
 
 def new_model(cfg: TrainConfig, device: torch.device) -> DCIGN:
@@ -61,6 +62,14 @@ class TrainStep:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
         self.forward = torch.compile(self.net) if cfg.compile else self.net
+        self.kl_weight = cfg.kl_weight
+
+    def schedule(self, step: int) -> None:
+        """Set the learning rate and KL weight of optimiser step `step` (0-based; train/schedule.py)."""
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, cfg.lr_warmup_steps, cfg.steps, step)
+        self.kl_weight = cfg.kl_weight * kl_factor(cfg.kl_warmup_steps, step)
 
     def __call__(self, types: list[str], images: torch.Tensor, noises: list[torch.Generator]) -> torch.Tensor:
         """`types`: the batch type of each of the equal groups of `images` (uint8 (G * B, H, W) on
@@ -74,7 +83,7 @@ class TrainStep:
             logits, mu, logvar, _ = self.forward(x, active=active, clamp=self.cfg.clamp,
                                                  strength=self.cfg.invariance_strength / groups, generator=noises)
             bce, kl = loss_terms(logits, x, mu, logvar, groups=groups)
-        loss = bce + self.cfg.kl_weight * kl
+        loss = bce + self.kl_weight * kl
         (loss.sum() / groups).backward()
         self.optimizer.step()
         return torch.stack([loss, bce, kl], 1).detach() / (x.shape[0] // groups)
@@ -190,6 +199,7 @@ class Trainer:
                   dynamic_ncols=True, disable=not (progress and main)) as bar:
             while self.step < self.cfg.steps:
                 types, images = self.batches.next()
+                self.train_step.schedule(self.step)
                 terms = self.train_step(types, images, self.noises)
                 for g, t in enumerate(types):
                     acc[index[t]] += terms[g]

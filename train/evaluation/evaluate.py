@@ -20,15 +20,51 @@ from train.data import DataSchema, to_batch
 from train.evaluation.encoding import CPU, encode_split
 from train.evaluation.figures import grid_png, scatter_png, sweep_gif, sweep_images, sweep_strength
 from train.evaluation.metrics import all_metrics
-from train.evaluation.novel_views import VIEW_TYPE, compare_with_baseline
-from train.evaluation.probes import entangled_latents, equivariance, factor_classes, invariance
+from train.evaluation.novel_views import VIEW_TYPE, compare_with_baseline, novel_view_table
+from train.evaluation.probes import (entangled_latents, equivariance, factor_classes, identity_retrieval, invariance,
+                                     readouts, scored_factors)
+from train.evaluation.readout import Readout
 from train.evaluation.report import write_compare_report, write_report
 
 SWEEP_STEPS = 8
 SWEEP_INPUTS = 6  # test images of the first intrinsic batch: different identities, one view
 
 
-def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_batches: int | None = None,
+def sweep_values(read: Readout, true: np.ndarray) -> np.ndarray:
+    """The values a figure sweeps: a factor on a line from its smallest to its largest test value,
+    a circular factor once around the circle."""
+    if read.circular:
+        return np.arange(SWEEP_STEPS) * read.period / SWEEP_STEPS
+    return np.linspace(true.min(), true.max(), SWEEP_STEPS)
+
+
+def factor_figures(model, test: dict, read: Readout, t: str, factor: str, unit: str, eq: dict, inputs,
+                   reader: ShardReader, out: Path, max_batches) -> tuple[dict, dict]:
+    """The scatter plot, its DVC plot rows, the sweep sheet and GIF of one factor, and the sweep's
+    strength."""
+    sel = np.flatnonzero(test["type"] == t)
+    y = test["labels"][factor][sel].astype(float)
+    if read.circular:
+        inferred = read.values(test["mu"][sel])
+        line = ([0, read.period], [0, read.period])
+        ylabel, title = f"read {factor} ({unit})", f"{t}: median error {eq['median_error_deg']:.1f} deg"
+    else:
+        inferred = test["mu"][sel, read.latents[0]]
+        xs = np.linspace(y.min(), y.max(), 10)
+        line = (xs, read.codes(xs)[:, 0])
+        ylabel, title = f"inferred z{read.latents[0]}", f"{t}: r = {eq['pearson_r']:.2f}"
+    scatter_png(y, inferred, line, f"true {factor} ({unit})", ylabel, title, out / "figures" / f"equivariance_{t}.png")
+    rows = [{"true": float(a), "inferred": float(b)} for a, b in zip(y, inferred)]
+    (out / "plots" / f"equivariance_{t}.json").write_text(json.dumps(rows))
+    tiles = sweep_images(model, inputs, read.latents, read.codes(sweep_values(read, y)))
+    grid_png(tiles, out / "figures" / f"sweep_{t}.png")
+    sweep_gif(tiles, out / "figures" / f"sweep_{t}.gif")
+    figures = {f"equivariance_{t}": f"figures/equivariance_{t}.png", f"sweep_{t}": f"figures/sweep_{t}.png",
+               f"sweep_{t}_gif": f"figures/sweep_{t}.gif"}
+    return figures, sweep_strength(tiles, reader, t, factor, read.period, max_batches)
+
+
+def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "standard", max_batches: int | None = None,
              seed: int = 0, baseline: Path | None = None) -> dict:
     model, cfg = load_model(model_dir)
     reader = ShardReader(data, "test")
@@ -37,60 +73,54 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(parents=True, exist_ok=True)
-    test = encode_split(model, reader, types, max_batches)
+    test = encode_split(model, reader, types, max_batches, keep=(INTRINSIC,))
     train = encode_split(model, ShardReader(data, "train"), types, max_batches)
 
     latents = cfg["latents"]
     if cfg["mode"] == "entangled":
         latents = entangled_latents(train, extrinsic, cfg["latent_dim"])
-    mse = float(test["sq_err"].mean())
-    eq = equivariance(test, latents, schema)
+    reads = readouts(train, latents, schema)
+    eq = equivariance(test, reads, schema)
     inv = invariance(test, latents, types)
-    factors = [schema.factor(t) for t in extrinsic]
+    factors = scored_factors(train, schema)
     disentanglement = all_metrics(train["mu"], factor_classes(train, schema, factors), test["mu"],
                                   factor_classes(test, schema, factors), np.random.default_rng(seed), preset=preset)
 
     figures, strength = {}, {}
-    sweep_inputs = to_batch(reader.batch(INTRINSIC, 0)[0][:SWEEP_INPUTS], CPU)
+    inputs = to_batch(reader.batch(INTRINSIC, 0)[0][:SWEEP_INPUTS], CPU)
     for t in extrinsic:
-        factor = schema.factor(t)
-        scatter_png(test, eq, t, factor, out / "figures" / f"equivariance_{t}.png")
-        figures[f"equivariance_{t}"] = f"figures/equivariance_{t}.png"
-        sel = np.flatnonzero(test["type"] == t)
-        rows = [{"true": float(test["labels"][factor][i]), "inferred": float(test["mu"][i, eq[t]["latent"]])}
-                for i in sel]
-        (out / "plots" / f"equivariance_{t}.json").write_text(json.dumps(rows))
-        lo, hi = eq[t]["z_range"]
-        tiles = sweep_images(model, sweep_inputs, eq[t]["latent"], np.linspace(lo, hi, SWEEP_STEPS))
-        strength[t] = sweep_strength(tiles, reader, t, max_batches)
-        grid_png(tiles, out / "figures" / f"sweep_{t}.png")
-        sweep_gif(tiles, out / "figures" / f"sweep_{t}.gif")
-        figures[f"sweep_{t}"] = f"figures/sweep_{t}.png"
-        figures[f"sweep_{t}_gif"] = f"figures/sweep_{t}.gif"
+        shown, strength[t] = factor_figures(model, test, reads[t], t, schema.factor(t), schema.unit(t), eq[t],
+                                            inputs, reader, out, max_batches)
+        figures.update(shown)
 
-    comparison = None
-    if baseline is not None and VIEW_TYPE in extrinsic:
-        comparison = compare_with_baseline(model, cfg, Path(baseline), data, out, max_batches)
+    novel = None
+    if VIEW_TYPE in extrinsic:
+        if baseline is not None:
+            novel = compare_with_baseline(model, cfg, Path(baseline), data, out, max_batches)
+        else:
+            name = "dcign" if cfg["mode"] == "clamped" else "baseline"
+            novel = novel_view_table({name: (model, latents[VIEW_TYPE])}, data, out, max_batches)
         figures["novel_views"] = "figures/novel_views.png"
     metrics = {
         "training": {"steps": cfg["steps"], "batches_per_step": cfg.get("batches_per_step", 1)},
-        "reconstruction": {"mse": mse, "mse_authors_div3": mse / 3},
-        "equivariance": {t: {"pearson_r": v["pearson_r"], "abs_r": abs(v["pearson_r"])} for t, v in eq.items()},
+        "evaluation": {"preset": preset, "factors": factors},
+        "reconstruction": {"mse": float(test["sq_err"].mean()), "mse_authors_div3": float(test["sq_err"].mean()) / 3},
+        "identity": identity_retrieval(test["images"], test["recons"], test["kept"]),
+        "equivariance": eq,
         "invariance": inv,
         "sweeps": strength,
         "disentanglement": disentanglement,
     }
-    if comparison is not None:
-        metrics["novel_view"] = comparison
+    if novel is not None:
+        metrics["novel_view"] = novel
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     latent_map = {"model": str(model_dir), "dataset": cfg["dataset"],
-                  "factors": {t: {"latent": v["latent"], "slope": v["slope"], "intercept": v["intercept"],
-                                  "unit": schema.unit(t),
+                  "factors": {t: {"readout": reads[t].as_dict(), "unit": schema.unit(t),
                                   "range": [float(test["labels"][schema.factor(t)].min()),
                                             float(test["labels"][schema.factor(t)].max())]}
-                              for t, v in eq.items()}}
+                              for t in extrinsic}}
     (out / "latent_map.json").write_text(json.dumps(latent_map, indent=2, sort_keys=True) + "\n")
-    write_report(out, cfg, metrics, eq, figures)
+    write_report(out, cfg, metrics, figures)
     return metrics
 
 

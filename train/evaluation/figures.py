@@ -11,27 +11,41 @@ from render.shards.reader import ShardReader
 from train.evaluation.encoding import batches_of
 
 
-def sweep_images(model, inputs: torch.Tensor, latent: int, values) -> np.ndarray:
-    """[input, reconstruction, decoded with z_latent = v for v in values] per input, uint8."""
+def sweep_images(model, inputs: torch.Tensor, latents, codes) -> np.ndarray:
+    """[input, reconstruction, decoded with z[latents] = c for c in codes (steps, k)] per input, uint8."""
     with torch.no_grad():
         mu, _ = model.encode(inputs)
         rows = [inputs[:, 0], model.decode_image(mu)[:, 0]]
-        for v in values:
+        for c in codes:
             z = mu.clone()
-            z[:, latent] = float(v)
+            z[:, list(latents)] = torch.as_tensor(c, dtype=z.dtype)
             rows.append(model.decode_image(z)[:, 0])
     return (torch.stack(rows, dim=1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
 
 
-def sweep_strength(tiles: np.ndarray, reader: ShardReader, batch_type: str, max_batches: int | None = None) -> dict:
+def sweep_strength(tiles: np.ndarray, reader: ShardReader, batch_type: str, factor: str, period: float = 0.0,
+                   max_batches: int | None = None) -> dict:
     """How much a sweep changes the picture, against how much the factor really does: the mean
-    absolute gray-level difference between the sweep's two end frames, and between the two extreme
-    views of the true renders in the test batches of that type (sorted, so first and last). A ratio
-    near 1 means the sweep moves the image as far as the factor does; near 0, the decoder ignores
-    the latent, however well the encoder's value correlates with the factor."""
-    swept = float(np.abs(tiles[:, -1].astype(float) - tiles[:, 2].astype(float)).mean())
-    true = [np.abs(im[-1].astype(float) - im[0].astype(float)).mean()
-            for im in (reader.batch(batch_type, i)[0] for i in range(batches_of(reader, batch_type, max_batches)))]
+    absolute gray-level difference between two sweep frames, and between two true renders of the
+    test batches of that type. For a factor on a line: the sweep's end frames and each batch's two
+    extreme views (sorted, so first and last). For a circular factor (a sweep of the full turn):
+    frames half a turn apart, and each true render against the one of its batch nearest half a turn
+    away. A ratio near 1 means the sweep moves the image as far as the factor does; near 0, the
+    decoder ignores the latents, however well the encoder's values follow the factor."""
+    half = 2 + (tiles.shape[1] - 2) // 2
+    end = half if period else -1
+    swept = float(np.abs(tiles[:, end].astype(float) - tiles[:, 2].astype(float)).mean())
+    true = []
+    for i in range(batches_of(reader, batch_type, max_batches)):
+        images, labels = reader.batch(batch_type, i)
+        images = images.astype(float)
+        if not period:
+            true.append(np.abs(images[-1] - images[0]).mean())
+            continue
+        v = np.asarray(labels[factor], dtype=float)
+        gap = np.abs(np.mod(v[:, None] - v[None, :], period) - period / 2)
+        partner = gap.argmin(axis=1)
+        true.append(np.abs(images - images[partner]).mean())
     true_change = float(np.mean(true))
     return {"sweep_change": swept, "true_change": true_change,
             "ratio": swept / true_change if true_change > 0 else 0.0}
@@ -58,24 +72,22 @@ def sweep_gif(tiles: np.ndarray, path: Path) -> None:
     images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0)
 
 
-def scatter_png(enc: dict, eq: dict, t: str, factor: str, path: Path) -> None:
-    """Inferred latent against the true value of `factor` on the batches of type `t`, with the fit."""
+def scatter_png(true: np.ndarray, inferred: np.ndarray, line: tuple | None, xlabel: str, ylabel: str, title: str,
+                path: Path) -> None:
+    """Inferred against true values of a factor on the test batches that vary it, with a line
+    (xs, ys): the fitted map, or the diagonal."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sel = enc["type"] == t
-    z = enc["mu"][sel, eq[t]["latent"]]
-    y = enc["labels"][factor][sel]
     fig, ax = plt.subplots(figsize=(4, 3.2), dpi=100)
-    ax.scatter(y, z, s=6, alpha=0.4, color="tab:blue")
-    if eq[t]["slope"]:
-        zz = np.linspace(z.min(), z.max(), 10)
-        ax.plot(eq[t]["slope"] * zz + eq[t]["intercept"], zz, color="tab:red", lw=1)
-    ax.set_xlabel(f"true {factor}")
-    ax.set_ylabel(f"inferred z{eq[t]['latent']}")
-    ax.set_title(f"{t}: r = {eq[t]['pearson_r']:.2f}")
+    ax.scatter(true, inferred, s=6, alpha=0.4, color="tab:blue")
+    if line is not None:
+        ax.plot(*line, color="tab:red", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)

@@ -383,6 +383,13 @@ def beta_vae_score(codes, factors, rng: np.random.Generator, batch_size: int = 6
 
 # --------------------------------------------------------------------------- all
 
+NOT_APPLICABLE_ONE_FACTOR = {
+    "dci_disentanglement": "one factor varies: the entropy of a latent's importance over one factor is "
+                           "undefined (the formula gives 1 whatever the code)",
+    "factor_vae": "one factor varies: the majority-vote classifier has one factor to name and is always right",
+    "beta_vae": "one factor varies: the classifier has one factor to name and is always right",
+}
+
 
 def _subsample(rng, n: int, cap: int) -> np.ndarray:
     return np.arange(n) if n <= cap else np.sort(rng.choice(n, size=cap, replace=False))
@@ -398,7 +405,10 @@ def all_metrics(codes_train, factors_train, codes_test, factors_test,
     * FactorVAE and BetaVAE sample their batches from the union of the two pools.
 
     Keys: mig, dci_disentanglement, dci_completeness, dci_informativeness_train,
-    dci_informativeness_test, sap, factor_vae, beta_vae.
+    dci_informativeness_test, sap, factor_vae, beta_vae. With a single factor that varies, three
+    of them say nothing and are left out, with the reason under ``not_applicable``: DCI
+    disentanglement (an entropy over one factor), the FactorVAE and BetaVAE scores (a classifier
+    that has one factor to name is always right).
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
@@ -413,6 +423,11 @@ def all_metrics(codes_train, factors_train, codes_test, factors_test,
     d = dci(ctr_s, ftr_s, cte_s, fte_s, fast=p["dci_fast"])
     out.update({f"dci_{key}": val for key, val in d.items()})
     out["sap"] = sap(ctr_s, ftr_s, cte_s, fte_s)
+    if _informative(ftr).size < 2:
+        del out["dci_disentanglement"]
+        out["not_applicable"] = {key: NOT_APPLICABLE_ONE_FACTOR[key]
+                                 for key in ("dci_disentanglement", "factor_vae", "beta_vae")}
+        return out
     pool_c = np.concatenate([ctr, cte])
     pool_f = np.concatenate([ftr, fte])
     out["factor_vae"] = factor_vae_score(

@@ -1,7 +1,7 @@
-"""What the codes say about the factors: equivariance (a factor's latent against its true value),
-invariance (a latent group's spread where its factor is fixed), the paper's choice of an
-entangled model's unit for a factor, and the discrete factor classes the disentanglement
-metrics take."""
+"""What the codes say about the factors: equivariance (a factor's value read from its latents
+against its true value), invariance (a latent group's spread where its factor is fixed), identity
+retrieval, the paper's choice of an entangled model's unit for a factor, and the discrete factor
+classes the disentanglement metrics take."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,21 +9,37 @@ import numpy as np
 from render.schema import INTRINSIC
 from train.data import DataSchema
 from train.evaluation.metrics import discretize
+from train.evaluation.readout import Readout
 
 
-def equivariance(enc: dict, latents: dict, schema: DataSchema) -> dict:
-    """Per extrinsic batch type: its latent's mean against the true value of its factor on batches
-    of that type, with Pearson r and the least-squares line value = slope * z + intercept."""
+def readouts(enc: dict, latents: dict, schema: DataSchema) -> dict:
+    """Per extrinsic batch type: how its latents map to its factor, fitted on `enc` (training
+    batches of that type)."""
     result = {}
     for t in schema.extrinsic:
         sel = enc["type"] == t
-        z = enc["mu"][sel, latents[t][0]]
+        factor = schema.factors[schema.factor(t)]
+        result[t] = Readout.fit(enc["mu"][sel], enc["labels"][schema.factor(t)][sel], latents[t],
+                                factor["unit"], factor.get("circular", False))
+    return result
+
+
+def equivariance(enc: dict, reads: dict, schema: DataSchema) -> dict:
+    """Per extrinsic batch type, on the test batches of that type: the median error of the value
+    read from the latents (in degrees; around the circle for a circular factor) and, for a factor
+    on a line, Pearson r of its first latent against the true value."""
+    result = {}
+    for t, read in reads.items():
+        sel = enc["type"] == t
         y = enc["labels"][schema.factor(t)][sel].astype(float)
-        r = float(np.corrcoef(z, y)[0, 1]) if z.std() > 0 and y.std() > 0 else 0.0
-        slope, intercept = np.polyfit(z, y, 1) if z.std() > 0 else (0.0, float(y.mean()))
-        result[t] = {"latent": int(latents[t][0]), "pearson_r": r, "slope": float(slope),
-                     "intercept": float(intercept), "z_range": [float(np.percentile(z, 2)), float(np.percentile(z, 98))],
-                     "n": int(sel.sum())}
+        errors = read.errors(enc["mu"][sel], y)
+        to_deg = 1.0 if schema.unit(t) == "deg" else 180 / np.pi
+        result[t] = {"latents": list(read.latents), "n": int(sel.sum()),
+                     "median_error_deg": float(np.median(errors) * to_deg)}
+        if not read.circular:
+            z = enc["mu"][sel, read.latents[0]]
+            r = float(np.corrcoef(z, y)[0, 1]) if z.std() > 0 and y.std() > 0 else 0.0
+            result[t].update(pearson_r=r, abs_r=abs(r))
     return result
 
 
@@ -70,3 +86,28 @@ def factor_classes(enc: dict, schema: DataSchema, factors) -> np.ndarray:
     """(N, K) class labels: each value's index in its factor's grid from the manifest, so a class
     means the same value in every split."""
     return np.stack([discretize(enc["labels"][f], schema.grid(f)) for f in factors], axis=1)
+
+
+def identity_retrieval(images: np.ndarray, recons: np.ndarray, batches: np.ndarray) -> dict:
+    """Whether reconstructions keep who is shown, within single-factor batches where only the
+    identity varies (pose and light fixed): the share of reconstructions nearer (MSE) to their own
+    input than to any other identity's of the batch (chance: one over the batch size), and how much
+    the reconstructions differ from each other against how much the inputs do (per-pixel spread
+    over the batch; near 0 is one mean face for everyone)."""
+    hits, spreads, chance = [], [], []
+    for b in np.unique(batches):
+        sel = np.flatnonzero(batches == b)
+        x = images[sel].reshape(len(sel), -1).astype(np.float64)
+        y = recons[sel].reshape(len(sel), -1).astype(np.float64)
+        d = ((y[:, None, :] - x[None, :, :]) ** 2).mean(axis=2)
+        hits.append(d.argmin(axis=1) == np.arange(len(sel)))
+        spreads.append(y.std(axis=0).mean() / max(x.std(axis=0).mean(), 1e-12))
+        chance.append(1 / len(sel))
+    return {"top1": float(np.concatenate(hits).mean()), "chance": float(np.mean(chance)),
+            "spread_ratio": float(np.mean(spreads))}
+
+
+def scored_factors(enc: dict, schema: DataSchema) -> list[str]:
+    """The factors the disentanglement metrics score: every labelled factor of the manifest that
+    varies in `enc` (the training pool), also one no batch type varies (a chair's elevation)."""
+    return [f for f in schema.factors if f in enc["labels"] and np.unique(enc["labels"][f]).size > 1]

@@ -15,10 +15,12 @@ from pathlib import Path
 from render.errors import UserError
 
 # (row label, path into metrics.json, format): the summary table, in reading order; the rows of
-# each factor (its latent's Pearson r, its sweep's strength) come between these two parts
+# each factor (its read-out error, its latent's Pearson r, its sweep's strength) come between the parts
 FIRST_ROWS = [
     ("training steps", ("training", "steps"), "d"),
     ("test reconstruction MSE", ("reconstruction", "mse"), ".5f"),
+    ("identity kept: retrieval top-1 (chance 1 / batch)", ("identity", "top1"), ".3f"),
+    ("identity spread of reconstructions / of inputs", ("identity", "spread_ratio"), ".3f"),
 ]
 LAST_ROWS = [
     ("MIG", ("disentanglement", "mig"), ".3f"),
@@ -30,36 +32,64 @@ LAST_ROWS = [
     ("BetaVAE score", ("disentanglement", "beta_vae"), ".3f"),
 ]
 
+# where each disentanglement metric's codes come from (train/evaluation/metrics.py, all_metrics)
+METRIC_POOLS = {
+    "mig": "training pool",
+    "dci_disentanglement": "trees fit on the training pool",
+    "dci_completeness": "trees fit on the training pool",
+    "dci_informativeness_train": "training pool",
+    "dci_informativeness_test": "trees fit on the training pool, scored on the test pool",
+    "sap": "fit on the training pool, scored on the test pool",
+    "factor_vae": "batches drawn from the training and test pools together",
+    "beta_vae": "batches drawn from the training and test pools together",
+}
 
 # the novel-view references (train/evaluation/novel_views.py), as the reports name them
-REFERENCE_LABELS = {"copy_input": "copy the input", "dcign_no_rotation": "DC-IGN, no rotation"}
+REFERENCE_LABELS = {"dcign": "DC-IGN", "copy_input": "copy the input", "dcign_no_rotation": "DC-IGN, no rotation",
+                    "baseline_no_rotation": "baseline, no rotation"}
 
 
 def summary_rows(metrics: list[dict]) -> list[tuple]:
     """The summary table's rows for these evaluations: one per factor any of them measured."""
-    def factors(section):
-        return list(dict.fromkeys(t for m in metrics for t in m.get(section, {})))
+    def factors(section, key=None):
+        return list(dict.fromkeys(t for m in metrics for t, v in m.get(section, {}).items()
+                                  if key is None or key in v))
 
     return (FIRST_ROWS
+            + [(f"{t}: median error of the value read from its latents (deg)", ("equivariance", t, "median_error_deg"),
+                ".1f") for t in factors("equivariance")]
             + [(f"{t}: Pearson r of its latent", ("equivariance", t, "pearson_r"), "+.3f")
-               for t in factors("equivariance")]
+               for t in factors("equivariance", "pearson_r")]
             + [(f"{t} sweep / true image change", ("sweeps", t, "ratio"), ".3f") for t in factors("sweeps")]
             + LAST_ROWS)
 
 
-def write_report(out: Path, cfg: dict, metrics: dict, eq: dict, figures: dict) -> None:
+def write_report(out: Path, cfg: dict, metrics: dict, figures: dict) -> None:
     """report.md of `dcign evaluate`."""
+    eq = metrics["equivariance"]
+    identity = metrics["identity"]
     lines = [f"# Evaluation of `{cfg['name']}` ({cfg['mode']}, {cfg['dataset']})", "",
              f"Trained for {cfg['steps']} steps of {cfg.get('batches_per_step', 1)} batch(es), F = {cfg['feature_maps']}, "
-             f"{cfg['latent_dim']} latents. All numbers are on held-out test identities/chairs; codes are encoder "
-             "means.", "",
+             f"{cfg['latent_dim']} latents. Codes are encoder means. Every number is on held-out test "
+             "identities/chairs, except where the disentanglement section names the training pool.", "",
              "## Reconstruction", "",
              "| per-pixel MSE on [0, 1] | the authors' convention (divided by 3 channels) |", "|---|---|",
              f"| {metrics['reconstruction']['mse']:.5f} | {metrics['reconstruction']['mse_authors_div3']:.5f} |", "",
+             "## Identity", "",
+             "In the test batches where only the identity varies (pose and light fixed): the share of "
+             "reconstructions nearer to their own input than to any other identity's input of the batch, and "
+             "how much the reconstructions differ from each other against how much the inputs do (0 = one "
+             "mean face for everyone).", "",
+             "| retrieval top-1 | chance | spread of reconstructions / of inputs |", "|---|---|---|",
+             f"| {identity['top1']:.3f} | {identity['chance']:.3f} | {identity['spread_ratio']:.3f} |", "",
              "## Inferred vs true factors (paper Fig. 6)", "",
-             "| factor | latent | Pearson r | fit: value = a z + b |", "|---|---|---|---|"]
+             "Each factor is read from its latents by a least-squares fit on the training images: a line, or for "
+             "a circular factor with two latents the angle of a fitted circle. The error is taken on the test "
+             "images, around the circle for a circular factor.", "",
+             "| factor | latents | median error (deg) | Pearson r of its first latent |", "|---|---|---|---|"]
     for t, v in eq.items():
-        lines.append(f"| {t} | z{v['latent']} | {v['pearson_r']:+.3f} | a = {v['slope']:.3g}, b = {v['intercept']:.3g} |")
+        r = f"{v['pearson_r']:+.3f}" if "pearson_r" in v else "n/a (circular)"
+        lines.append(f"| {t} | {', '.join(f'z{k}' for k in v['latents'])} | {v['median_error_deg']:.1f} | {r} |")
     lines.append("")
     lines += [f"![{t}]({figures[f'equivariance_{t}']})" for t in eq]
     lines += ["", "## Invariance", "",
@@ -71,10 +101,12 @@ def write_report(out: Path, cfg: dict, metrics: dict, eq: dict, figures: dict) -
         cells = ["—" if t == group else f"{spreads[t]:.2f}" for t in metrics["invariance"]]
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
     lines += ["", "## Latent sweeps (paper Figs. 4, 5, 8)", "",
-              "Rows: test inputs. Columns: input, reconstruction, then the factor's latent swept across the "
-              "range the encoder uses (2nd to 98th percentile), all other latents fixed.", ""]
-    lines += ["How far each sweep moves the picture (mean absolute gray-level change between its end frames) "
-              "against how far the factor moves the true renders (their two extreme views):", "",
+              "Rows: test inputs. Columns: input, reconstruction, then the factor's latents set to what the fit "
+              "gives for values from the factor's smallest to its largest test value (a circular factor: once "
+              "around the circle), all other latents kept.", ""]
+    lines += ["How far each sweep moves the picture (mean absolute gray-level change between its end frames; "
+              "circular: frames half a turn apart) against how far the factor moves the true renders (the two "
+              "extreme views of a batch; circular: views half a turn apart):", "",
               "| factor | sweep change | true change | ratio |", "|---|---|---|---|"]
     lines += [f"| {t} | {v['sweep_change']:.1f} | {v['true_change']:.1f} | {v['ratio']:.2f} |"
               for t, v in metrics["sweeps"].items()] + [""]
@@ -83,10 +115,23 @@ def write_report(out: Path, cfg: dict, metrics: dict, eq: dict, figures: dict) -
                   f"Animated: [{figures[f'sweep_{t}_gif']}]({figures[f'sweep_{t}_gif']})", ""]
     if "novel_view" in metrics:
         lines += novel_view_lines(metrics["novel_view"], figures["novel_views"])
-    lines += ["## Disentanglement metrics", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.3f} |" for k, v in sorted(metrics["disentanglement"].items())
-              if isinstance(v, (int, float))]
+    lines += disentanglement_lines(metrics)
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def disentanglement_lines(metrics: dict) -> list[str]:
+    scores = metrics["disentanglement"]
+    evaluation = metrics["evaluation"]
+    lines = ["## Disentanglement metrics", "",
+             f"Preset `{evaluation['preset']}` (train/evaluation/metrics.py: `standard` follows the "
+             "disentanglement_lib settings; `fast` is a CPU smoke preset whose DCI departs from them). "
+             f"Factors scored: {', '.join(evaluation['factors'])}. Training and test pools are the encoded "
+             "training and test images; the test identities are never seen in training.", "",
+             "| metric | value | computed on |", "|---|---|---|"]
+    lines += [f"| {k} | {v:.3f} | {METRIC_POOLS.get(k, '')} |" for k, v in sorted(scores.items())
+              if isinstance(v, (int, float))]
+    lines += [f"| {k} | n/a | {reason} |" for k, reason in sorted(scores.get("not_applicable", {}).items())]
+    return lines + [""]
 
 
 def write_compare_report(out: Path, cfg: dict, baseline_dir: Path, table: dict) -> None:
@@ -96,25 +141,28 @@ def write_compare_report(out: Path, cfg: dict, baseline_dir: Path, table: dict) 
 
 
 def novel_view_lines(table: dict, figure: str) -> list[str]:
-    lines = ["## Entangled vs disentangled (paper Fig. 7)", "",
+    lines = ["## Novel views (paper Fig. 7)", "",
              "Each test image of an azimuth batch is re-rendered at every other azimuth of its batch by "
-             "setting the model's azimuth unit to the value a linear fit on training images predicts "
-             "(the baseline's unit: its latent with the largest variance over azimuth batches), and "
+             "setting the model's azimuth latents to the codes a fit on training images gives for that azimuth "
+             "(an entangled model's unit: its latent with the largest variance over azimuth batches), and "
              "compared with the true render. The references answer whether a model beats doing nothing: "
-             "*copy the input* offers the input image itself as every other view; *DC-IGN, no rotation* "
-             "offers the DC-IGN's reconstruction of the input at the input's own pose.", "",
-             "| model | azimuth latent | r (train) | novel-view MSE |", "|---|---|---|---|"]
+             "*copy the input* offers the input image itself as every other view; *no rotation* "
+             "offers the first model's reconstruction of the input at the input's own pose.", "",
+             "| model | azimuth latents | fit on training images | novel-view MSE |", "|---|---|---|---|"]
     for name, row in table.items():
         label = REFERENCE_LABELS.get(name, name)
-        latent = f"z{row['latent']}" if "latent" in row else "—"
-        r = f"{row['r_train']:+.3f}" if "r_train" in row else "—"
-        lines.append(f"| {label} | {latent} | {r} | {row['novel_view_mse']:.5f} |")
+        latents = ", ".join(f"z{k}" for k in row["latents"]) if "latents" in row else "—"
+        fit = (f"r = {row['r_train']:+.3f}" if "r_train" in row else
+               f"median error {row['median_error_deg_train']:.1f} deg" if "median_error_deg_train" in row else "—")
+        lines.append(f"| {label} | {latents} | {fit} | {row['novel_view_mse']:.5f} |")
     mse = {name: row["novel_view_mse"] for name, row in table.items()}
-    ratios = [f"DC-IGN ÷ {REFERENCE_LABELS.get(name, name)}: {mse['dcign'] / mse[name]:.2f}"
-              for name in ("baseline", "copy_input", "dcign_no_rotation") if name in mse and mse[name] > 0]
-    lines += ["", "; ".join(ratios) + " (below 1: the DC-IGN does better).", "",
-              "Rows: true renders of one test identity; DC-IGN re-renders of the first; baseline "
-              "re-renders of the first.", "", f"![novel views]({figure})", ""]
+    models = [name for name, row in table.items() if "latents" in row]
+    first = "dcign" if "dcign" in models else models[0]
+    ratios = [f"{REFERENCE_LABELS.get(first, first)} ÷ {REFERENCE_LABELS.get(name, name)}: {mse[first] / mse[name]:.2f}"
+              for name in table if name != first and mse[name] > 0]
+    lines += ["", "; ".join(ratios) + " (below 1: the first model does better).", "",
+              "Rows: true renders of one test identity, then each model's re-renders of the first.", "",
+              f"![novel views]({figure})", ""]
     return lines
 
 
@@ -124,6 +172,10 @@ def _lookup(metrics: dict, path: tuple):
             return None
         metrics = metrics[key]
     return metrics if isinstance(metrics, (int, float)) else None
+
+
+def _not_applicable(metrics: dict, path: tuple) -> bool:
+    return path[0] == "disentanglement" and path[-1] in metrics.get("disentanglement", {}).get("not_applicable", {})
 
 
 def _embed(report: str, prefix: str) -> list[str]:
@@ -153,16 +205,21 @@ def combined_report(results: list[Path], out: Path, previews: list[Path] = ()) -
 
     models = [(res, m) for res, m in loaded if "reconstruction" in m]
     lines = ["# DC-IGN: results of this pipeline run", "",
-             "Every number is on held-out test identities / chairs (never seen in training), from encoder "
-             "means. Regenerate with `dvc repro`; compare runs with `dvc metrics diff` and `dvc plots diff`.", "",
+             "Numbers are on held-out test identities / chairs (never seen in training), from encoder means; "
+             "the disentanglement metrics name their pools and preset in each model's section. Regenerate with "
+             "`dvc repro`; compare runs with `dvc metrics diff` and `dvc plots diff`.", "",
              "## All metrics", "",
              "| metric | " + " | ".join(f"`{res.name}`" for res, _ in models) + " |",
              "|---" * (1 + len(models)) + "|"]
+    lines.append("| disentanglement metric preset | " + " | ".join(
+        f"`{m.get('evaluation', {}).get('preset', '?')}`" for _, m in models) + " |")
     for label, path, fmt in summary_rows([m for _, m in models]):
         values = [_lookup(m, path) for _, m in models]
         if all(v is None for v in values):
             continue
-        lines.append(f"| {label} | " + " | ".join("—" if v is None else format(v, fmt) for v in values) + " |")
+        cells = [format(v, fmt) if v is not None else "n/a" if _not_applicable(m, path) else "—"
+                 for v, (_, m) in zip(values, models)]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for res, m in loaded:
         for name, row in m.get("novel_view", {}).items():
             lines.append(f"| novel-view MSE, {REFERENCE_LABELS.get(name, name)} (`{res.name}`) | " +

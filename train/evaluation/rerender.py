@@ -1,6 +1,6 @@
 """`dcign rerender`: the paper's "learned graphics engine" as a tool. Encode a user's image, set
-factor latents to the values the linear latent-to-factor map saved by `dcign evaluate` gives for
-the requested pose or light (in the unit the map records, the shard manifest's), decode."""
+factor latents to the codes the readout saved by `dcign evaluate` (latent_map.json) gives for the
+requested pose or light (in the unit the map records, the shard manifest's), decode."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ from PIL import Image
 
 from render.errors import UserError
 from train.checkpoints import load_model
+from train.evaluation.readout import Readout
 
 SWEEP_FRAMES = 24
 
@@ -39,15 +40,26 @@ def parse_sets(sets: list[str], latent_map: dict) -> dict:
         try:
             values[name] = float(value)
         except ValueError:
-            raise UserError(f"--set {item}: expected a number after '=' "
-                            f"({latent_map['factors'][name]['unit']})") from None
+            values[name] = float("nan")
+        if not np.isfinite(values[name]):
+            raise UserError(f"--set {item}: expected a finite number after '=' "
+                            f"({latent_map['factors'][name]['unit']})")
     return values
 
 
-def latent_value(entry: dict, value: float) -> float:
-    if entry["slope"] == 0:
-        raise UserError(f"latent z{entry['latent']} does not vary with its factor in this model; cannot set it")
-    return (value - entry["intercept"]) / entry["slope"]
+def readout_of(name: str, entry: dict) -> Readout:
+    read = Readout.from_dict(entry["readout"])
+    if not np.any(read.to_code[:-1]):
+        raise UserError(f"{name}: latents {list(read.latents)} do not vary with the factor in this model; cannot set it")
+    return read
+
+
+def sweep_values(read: Readout, entry: dict) -> np.ndarray:
+    """There and back over the test range, or once around the circle for a circular factor."""
+    if read.circular:
+        return np.arange(2 * SWEEP_FRAMES - 2) * read.period / (2 * SWEEP_FRAMES - 2)
+    lo, hi = entry["range"]
+    return np.concatenate([np.linspace(lo, hi, SWEEP_FRAMES), np.linspace(hi, lo, SWEEP_FRAMES)[1:-1]])
 
 
 def rerender(model_dir: Path, map_path: Path, image: Path, sets: list[str], sweep: str | None, out: Path) -> Path:
@@ -61,8 +73,8 @@ def rerender(model_dir: Path, map_path: Path, image: Path, sets: list[str], swee
     with torch.no_grad():
         mu, _ = model.encode(x)
         for name, value in values.items():
-            entry = latent_map["factors"][name]
-            mu[0, entry["latent"]] = latent_value(entry, value)
+            read = readout_of(name, latent_map["factors"][name])
+            mu[0, list(read.latents)] = torch.as_tensor(read.codes([value])[0], dtype=mu.dtype)
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if sweep is None:
@@ -72,11 +84,9 @@ def rerender(model_dir: Path, map_path: Path, image: Path, sets: list[str], swee
         if sweep not in latent_map["factors"]:
             raise UserError(f"--sweep {sweep}: unknown factor; expected one of {sorted(latent_map['factors'])}")
         entry = latent_map["factors"][sweep]
-        lo, hi = entry["range"]
-        frames = []
-        for value in np.concatenate([np.linspace(lo, hi, SWEEP_FRAMES), np.linspace(hi, lo, SWEEP_FRAMES)[1:-1]]):
-            z = mu.clone()
-            z[0, entry["latent"]] = latent_value(entry, float(value))
-            frames.append(Image.fromarray((model.decode_image(z)[0, 0].numpy() * 255 + 0.5).astype(np.uint8)))
+        read = readout_of(sweep, entry)
+        z = mu.repeat(2 * SWEEP_FRAMES - 2, 1)
+        z[:, list(read.latents)] = torch.as_tensor(read.codes(sweep_values(read, entry)), dtype=z.dtype)
+        frames = [Image.fromarray((f * 255 + 0.5).astype(np.uint8)) for f in model.decode_image(z)[:, 0].numpy()]
         frames[0].save(out, save_all=True, append_images=frames[1:], duration=80, loop=0)
     return out

@@ -13,18 +13,24 @@ from tests.conftest import run_dcign, tiny_params, train_tiny, write_params
 def evaluated(shards, tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     assert train_tiny(root, shards, root / "model", steps=30, feature_maps=8).returncode == 0
-    proc = run_dcign("evaluate", "--model", root / "model", "--data", shards, "--out", root / "results", check=True)
+    proc = run_dcign("evaluate", "--model", root / "model", "--data", shards, "--out", root / "results",
+                     "--preset", "fast", check=True)
     assert "report in" in proc.stdout
     return root / "results"
 
 
-def test_metrics_json_has_every_section(evaluated):
+def test_metrics_json_has_every_section(evaluated, shards):
     metrics = json.loads((evaluated / "metrics.json").read_text())
     mse = metrics["reconstruction"]["mse"]
     assert 0 < mse < 0.25 and metrics["reconstruction"]["mse_authors_div3"] == pytest.approx(mse / 3)
     assert set(metrics["equivariance"]) == {"azimuth", "elevation", "light"}
     for v in metrics["equivariance"].values():
         assert -1 <= v["pearson_r"] <= 1 and v["abs_r"] == pytest.approx(abs(v["pearson_r"]))
+        assert v["median_error_deg"] >= 0
+    assert metrics["evaluation"] == {"preset": "fast", "factors": ["azimuth", "elevation", "light_azimuth"]}
+    identity = metrics["identity"]
+    batch = len(ShardReader(shards, "test").batch("intrinsic", 0)[0])
+    assert 0 <= identity["top1"] <= 1 and identity["chance"] == pytest.approx(1 / batch) and identity["spread_ratio"] >= 0
     assert set(metrics["invariance"]) == {"azimuth", "elevation", "light", "intrinsic"}
     assert all(v >= 0 for spreads in metrics["invariance"].values() for v in spreads.values())
     assert {"mig", "sap"} <= set(metrics["disentanglement"])
@@ -41,10 +47,10 @@ def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):
     images = reader.batch("azimuth", 0)[0]
     true = np.abs(images[-1].astype(float) - images[0].astype(float)).mean()
     tiles = np.zeros((2, 6, 150, 150), np.uint8)
-    flat = sweep_strength(tiles, reader, "azimuth", max_batches=1)
+    flat = sweep_strength(tiles, reader, "azimuth", "azimuth", max_batches=1)
     assert flat == {"sweep_change": 0.0, "true_change": pytest.approx(true), "ratio": 0.0}
     tiles[:, 2], tiles[:, -1] = images[0], images[-1]  # a sweep that moves exactly as the factor does
-    assert sweep_strength(tiles, reader, "azimuth", max_batches=1)["ratio"] == pytest.approx(1.0, rel=0.2)
+    assert sweep_strength(tiles, reader, "azimuth", "azimuth", max_batches=1)["ratio"] == pytest.approx(1.0, rel=0.2)
 
 
 def test_figures_and_report(evaluated, shards):
@@ -60,7 +66,7 @@ def test_figures_and_report(evaluated, shards):
         rows = json.loads((evaluated / "plots" / f"equivariance_{t}.json").read_text())
         assert rows and {"true", "inferred"} <= set(rows[0])
     latent_map = json.loads((evaluated / "latent_map.json").read_text())
-    assert latent_map["factors"]["azimuth"]["latent"] == 0
+    assert latent_map["factors"]["azimuth"]["readout"]["latents"] == [0]
     manifest = json.loads((shards / "manifest.json").read_text())  # units as the data records them
     for t, entry in latent_map["factors"].items():
         assert entry["unit"] == manifest["factors"][manifest["type_factor"][t]]["unit"]
@@ -73,10 +79,10 @@ def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):
     root = evaluated.parent
     assert train_tiny(tmp_path, shards, root / "baseline", steps=6, mode="entangled", feature_maps=8).returncode == 0
     run_dcign("evaluate", "--model", root / "model", "--baseline", root / "baseline", "--data", shards,
-              "--out", tmp_path / "results", check=True)
+              "--out", tmp_path / "results", "--preset", "fast", check=True)
     metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
     table = metrics["novel_view"]
-    assert table["dcign"]["latent"] == 0 and 0 <= table["baseline"]["latent"] < 8
+    assert table["dcign"]["latents"] == [0] and 0 <= table["baseline"]["latents"][0] < 8
     assert set(table) == {"dcign", "baseline", "copy_input", "dcign_no_rotation"}
     assert all(0 < row["novel_view_mse"] < 0.25 for row in table.values())  # over pairs of different views
     report = (tmp_path / "results" / "report.md").read_text()
@@ -92,10 +98,14 @@ def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):
     assert f"DC-IGN ÷ copy the input: {ratio:.2f}" in report
     figure = Image.open(tmp_path / "results" / "figures" / "novel_views.png")
     assert figure.size[1] > 3 * 150  # truth, DC-IGN, baseline rows
-    assert "Entangled vs disentangled" in (tmp_path / "results" / "report.md").read_text()
-    run_dcign("evaluate", "--model", root / "baseline", "--data", shards, "--out", tmp_path / "base", check=True)
+    assert "Novel views (paper Fig. 7)" in (tmp_path / "results" / "report.md").read_text()
+    run_dcign("evaluate", "--model", root / "baseline", "--data", shards, "--out", tmp_path / "base",
+              "--preset", "fast", check=True)
     units = json.loads((tmp_path / "base" / "latent_map.json").read_text())["factors"]
-    assert units["azimuth"]["latent"] == table["baseline"]["latent"]  # the paper's unit, not z0 by default
+    assert units["azimuth"]["readout"]["latents"] == table["baseline"]["latents"]  # the paper's unit, not z0
+    alone = json.loads((tmp_path / "base" / "metrics.json").read_text())["novel_view"]
+    assert set(alone) == {"baseline", "copy_input", "baseline_no_rotation"}
+    assert alone["baseline"]["novel_view_mse"] == pytest.approx(table["baseline"]["novel_view_mse"])
 
 
 def test_rerender_a_users_image(evaluated, tmp_path):
@@ -136,30 +146,67 @@ def test_factor_classes_index_the_manifest_grid_in_every_split():
 def test_the_summary_has_a_row_per_factor_measured():
     from train.evaluation.report import summary_rows
 
-    chairs = {"equivariance": {"azimuth": {}}, "sweeps": {"azimuth": {}}}
-    faces = {"equivariance": {t: {} for t in ("azimuth", "elevation", "light")},
+    chairs = {"equivariance": {"azimuth": {"median_error_deg": 9.0}}, "sweeps": {"azimuth": {}}}
+    faces = {"equivariance": {t: {"median_error_deg": 9.0, "pearson_r": 0.9} for t in ("azimuth", "elevation", "light")},
              "sweeps": {t: {} for t in ("azimuth", "elevation", "light")}}
     labels = [row[0] for row in summary_rows([chairs])]
-    assert "azimuth: Pearson r of its latent" in labels and "azimuth sweep / true image change" in labels
+    assert "azimuth sweep / true image change" in labels and not any("Pearson" in label for label in labels)
+    assert "azimuth: median error of the value read from its latents (deg)" in labels
     assert not any(label.startswith(("elevation", "light")) for label in labels)
     labels = [row[0] for row in summary_rows([chairs, faces])]
     assert [label.split(":")[0] for label in labels if "Pearson" in label] == ["azimuth", "elevation", "light"]
     assert labels[0] == "training steps" and labels[-1] == "BetaVAE score"
 
 
-def test_a_chairs_model_is_evaluated_on_the_factors_its_data_has(chair_shards, tmp_path):
+def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_path):
+    """Two latents carry the chairs' full turn: the readout is a circle, errors wrap, the sweep goes
+    once around, and the elevation (which no batch type varies) joins the scored factors, so DCI
+    disentanglement is defined."""
     params = tiny_params()
-    params["train"]["dcign_chairs"].update(feature_maps=4, latent_dim=8, steps=2, checkpoint_every=2, device="cpu")
+    params["train"]["dcign_chairs"].update(feature_maps=4, latent_dim=8, steps=2, checkpoint_every=2, device="cpu",
+                                           latents={"azimuth": [0, 1]})
     write_params(tmp_path / "c.yaml", params)
     run_dcign("train", "--data", chair_shards, "--config", "dcign_chairs", "--out", tmp_path / "m",
               "--params", tmp_path / "c.yaml", env={"OMP_NUM_THREADS": "1"}, check=True)
-    run_dcign("evaluate", "--model", tmp_path / "m", "--data", chair_shards, "--out", tmp_path / "r", check=True)
+    run_dcign("evaluate", "--model", tmp_path / "m", "--data", chair_shards, "--out", tmp_path / "r",
+              "--preset", "fast", check=True)
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert set(metrics["equivariance"]) == set(metrics["sweeps"]) == {"azimuth"}
+    azimuth = metrics["equivariance"]["azimuth"]
+    assert azimuth["latents"] == [0, 1] and "pearson_r" not in azimuth and 0 <= azimuth["median_error_deg"] <= 180
     assert set(metrics["invariance"]) == {"azimuth", "intrinsic"}
+    assert metrics["evaluation"]["factors"] == ["azimuth", "elevation"]
+    assert "dci_disentanglement" in metrics["disentanglement"] and "not_applicable" not in metrics["disentanglement"]
+    assert set(metrics["novel_view"]) == {"dcign", "copy_input", "dcign_no_rotation"}
     latent_map = json.loads((tmp_path / "r" / "latent_map.json").read_text())
-    assert latent_map["factors"] == {"azimuth": latent_map["factors"]["azimuth"]}
-    assert latent_map["factors"]["azimuth"]["unit"] == "rad"
+    entry = latent_map["factors"]["azimuth"]
+    assert set(latent_map["factors"]) == {"azimuth"} and entry["unit"] == "rad"
+    assert entry["readout"]["latents"] == [0, 1] and entry["readout"]["period"] == pytest.approx(2 * np.pi)
     run_dcign("report", tmp_path / "r", "--out", tmp_path / "report.md", check=True)
     report = (tmp_path / "report.md").read_text()
-    assert "| azimuth: Pearson r of its latent |" in report and "elevation:" not in report
+    assert "| azimuth: median error of the value read from its latents (deg) |" in report
+    assert "Pearson r of its latent |" not in report
+    gif = tmp_path / "turn.gif"
+    photo = tmp_path / "photo.png"
+    Image.fromarray(ShardReader(chair_shards, "test").batch("intrinsic", 0)[0][0]).save(photo)
+    run_dcign("rerender", "--model", tmp_path / "m", "--map", tmp_path / "r" / "latent_map.json", "--image", photo,
+              "--sweep", "azimuth", "--out", gif, check=True)
+    assert Image.open(gif).size == (150, 150)
+    single = tmp_path / "one.png"
+    run_dcign("rerender", "--model", tmp_path / "m", "--map", tmp_path / "r" / "latent_map.json", "--image", photo,
+              "--set", "azimuth=3.5", "--out", single, check=True)
+    assert Image.open(single).size == (150, 150)
+
+
+def test_one_factor_scores_are_reported_as_not_applicable(tmp_path):
+    from train.evaluation.report import combined_report
+
+    for name, extra in (("chairs", {"not_applicable": {"factor_vae": "one factor varies"}}), ("faces", {"factor_vae": 0.7})):
+        (tmp_path / name).mkdir()
+        metrics = {"training": {"steps": 5}, "reconstruction": {"mse": 0.01}, "evaluation": {"preset": "standard"},
+                   "disentanglement": {"mig": 0.1, **extra}}
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+        (tmp_path / name / "report.md").write_text("# x\n")
+    report = combined_report([tmp_path / "chairs", tmp_path / "faces"], tmp_path / "report.md").read_text()
+    assert "| FactorVAE score | n/a | 0.700 |" in report
+    assert "| disentanglement metric preset | `standard` | `standard` |" in report
