@@ -13,6 +13,12 @@ Paper vs authors' code (train/reference.md, "Clamp"):
   twice; here it is the paper's intent in descent form: grad = strength * (x_k - mean(x)).
   strength=0 reproduces the code's default (zero gradient on clamped dims).
 
+The clamped latents' noise: the authors' code samples z = mu + sigma * eps after the clamp with
+a fresh eps per sample, so clamped latents still differ within the batch by their noise, and in
+the 10 of 13 batches where a pose latent is clamped the decoder learns that it is noise to ignore.
+`clamp_noise: none` (a named departure, train/model.py) feeds the decoder the clamped value
+itself, one value for the batch as the paper describes.
+
 Several single-factor batches can go through the network as one: x is then G equal groups of
 rows, each with its own mask of free latents, and the mean, the shared value and the invariance
 pull are taken within each group, exactly as if the batches had gone through one by one.
@@ -54,14 +60,19 @@ def clamp(x, active, mode="mean", strength=0.01):
         raise ValueError(f"clamp mode must be one of {MODES}, got {mode!r}")
     if x.dim() != 2:
         raise ValueError(f"clamp expects x of shape (B, D), got {tuple(x.shape)}")
-    if isinstance(active, torch.Tensor) and active.dtype == torch.bool:
-        mask = active.to(x.device)
-        if mask.dim() != 2 or mask.shape[1] != x.shape[1] or x.shape[0] % mask.shape[0]:
-            raise ValueError(f"clamp mask of shape {tuple(mask.shape)} does not split x {tuple(x.shape)} "
-                             "into equal groups")
-    else:
-        mask = latent_mask(active, x.shape[1], x.device)[None]
+    mask = group_mask(active, x.shape[1], x.device)
+    if mask.dim() != 2 or mask.shape[1] != x.shape[1] or x.shape[0] % mask.shape[0]:
+        raise ValueError(f"clamp mask of shape {tuple(mask.shape)} does not split x {tuple(x.shape)} "
+                         "into equal groups")
     return Clamp.apply(x, mask, mode, float(strength))
+
+
+def group_mask(active, dim: int, device=None) -> torch.Tensor:
+    """(G, dim) bool, True where a latent is free: `active` as a (G, dim) mask, or the latent
+    indices of one group."""
+    if isinstance(active, torch.Tensor) and active.dtype == torch.bool:
+        return active.to(device)
+    return latent_mask(active, dim, device)[None]
 
 
 def latent_mask(active, dim: int, device=None) -> torch.Tensor:

@@ -27,6 +27,7 @@ class TrainConfig:
     latent_dim: int
     latents: dict  # batch type -> latent indices it may change; intrinsic gets the rest
     clamp: str  # mean (the paper) | first (the authors' code)
+    clamp_noise: str  # per_sample (the authors' code) | none: clamped latents are the clamped value itself
     invariance_strength: float
     batch_ratio: dict  # batch type -> relative frequency
     batches_per_step: int  # single-factor batches whose gradients one step averages (one per process or more)
@@ -146,6 +147,7 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         latent_dim=latent_dim,
         latents={t: latents[t] for t in types},
         clamp=s.choice("clamp", ("mean", "first")),
+        clamp_noise=s.choice("clamp_noise", ("per_sample", "none")),
         invariance_strength=float(s.number("invariance_strength", lo=0)),
         batch_ratio={t: float(ratio[t]) for t in types},
         batches_per_step=s.number("batches_per_step", integer=True, lo=1),

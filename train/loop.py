@@ -81,7 +81,8 @@ class TrainStep:
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, mu, logvar, _ = self.forward(x, active=active, clamp=self.cfg.clamp,
-                                                 strength=self.cfg.invariance_strength / groups, generator=noises)
+                                                 strength=self.cfg.invariance_strength / groups, generator=noises,
+                                                 clamped_noise=self.cfg.clamp_noise == "per_sample")
             bce, kl = loss_terms(logits, x, mu, logvar, groups=groups)
         loss = bce + self.kl_weight * kl
         (loss.sum() / groups).backward()

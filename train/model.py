@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from train.clamp import clamp as clamp_latents
+from train.clamp import group_mask
 
 
 @dataclass
@@ -117,11 +118,13 @@ class DCIGN(nn.Module):
     def decode_image(self, z):
         return torch.sigmoid(self.decode(z))
 
-    def forward(self, x, active=None, clamp="mean", strength=0.01, generator=None):
+    def forward(self, x, active=None, clamp="mean", strength=0.01, generator=None, clamped_noise=True):
         """Returns (logits, mu, logvar, z). `active` says which latents are free: a list of
         indices for one batch, or a (groups, latent_dim) bool mask for that many equal groups of
         x; all others are clamped on both heads (within each group) before sampling. None = no
-        clamping. `generator`: one generator, or a list of one per group, for the noise."""
+        clamping. `generator`: one generator, or a list of one per group, for the noise.
+        `clamped_noise`: the clamped latents draw noise per sample like the free ones (the
+        authors' code); without it they are the clamped mean itself (train/clamp.py)."""
         mu, logvar = self.encode(x)
         if active is not None:
             mu = clamp_latents(mu, active, clamp, strength)
@@ -132,6 +135,10 @@ class DCIGN(nn.Module):
         eps = torch.cat([torch.randn((rows, mu.shape[1]), generator=g, dtype=mu.dtype,
                                      device=g.device if g is not None else mu.device) for g in generators])
         z = mu + torch.exp(0.5 * logvar) * eps.to(mu.device)
+        if active is not None and not clamped_noise:
+            free = group_mask(active, mu.shape[1], mu.device)
+            z = torch.where(free[:, None], z.reshape(free.shape[0], -1, z.shape[1]),
+                            mu.reshape(free.shape[0], -1, mu.shape[1])).reshape(z.shape)
         return self.decode(z), mu, logvar, z
 
 

@@ -88,6 +88,22 @@ def test_clamped_forward_shares_inactive_latents():
     assert torch.equal(mu[:, 0], mu_free[0, 0].expand(3)) and torch.equal(logvar[:, 5], lv_free[0, 5].expand(3))
 
 
+def test_without_clamped_noise_a_batch_shares_its_clamped_code():
+    """clamp_noise: none -- the clamped latents are the clamped mean itself, one value for the
+    batch (per group); the free ones still draw their noise, the same draws as with noise."""
+    torch.manual_seed(0)
+    model = small()
+    x = torch.rand(6, 1, 150, 150)
+    mask = torch.zeros(2, 10, dtype=torch.bool)
+    mask[0, 1], mask[1, 3] = True, True
+    g = lambda: [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]  # noqa: E731
+    _, mu, _, z = model(x, active=mask, generator=g(), clamped_noise=False)
+    _, _, _, noisy = model(x, active=mask, generator=g())
+    free = mask.repeat_interleave(3, 0)
+    assert torch.equal(z[~free], mu[~free]) and torch.equal(z[free], noisy[free])
+    assert torch.equal(z[:3, 0], z[0, 0].expand(3)) and not torch.equal(noisy[:3, 0], noisy[0, 0].expand(3))
+
+
 def test_deterministic_under_seed_and_generator():
     x = torch.rand(2, 1, 150, 150)
     outs = []

@@ -64,7 +64,7 @@ def factor_figures(model, test: dict, read: Readout, t: str, factor: str, unit: 
     return figures, sweep_strength(tiles, reader, t, factor, read.period, max_batches)
 
 
-def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "standard", max_batches: int | None = None,
+def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_batches: int | None = None,
              seed: int = 0, baseline: Path | None = None) -> dict:
     model, cfg = load_model(model_dir)
     reader = ShardReader(data, "test")

@@ -46,6 +46,7 @@ from sklearn.metrics import mutual_info_score
 from sklearn.svm import LinearSVC
 
 __all__ = [
+    "AS_STANDARD",
     "PRESETS",
     "all_metrics",
     "beta_vae_score",
@@ -58,8 +59,11 @@ __all__ = [
 ]
 
 # Standard = the settings of Locatello et al. 2019 (DL unsupervised_study_v1 metric configs).
-# Fast = a CPU preset for smoke runs and tests; its numbers are noisier and not comparable
-# with published ones (DCI uses 20 stumps-of-depth-2 boosting stages instead of 100 of depth 3).
+# Fast = a CPU preset. Its MIG and SAP are the standard ones (same pools, same settings); its
+# DCI uses 20 boosting stages of depth 2 instead of 100 of depth 3 and departs from the standard
+# values; FactorVAE and BetaVAE take fewer votes (the same scores, noisier). Standard DCI fits
+# one tree per class per stage: on 3,200 codes of 200 latents a stage took 12 s with 31 classes
+# and 31 s with 81 (2 CPU cores), about an hour per face model for 100 stages.
 #   max_train / max_test: the train / test pools are randomly subsampled to at most this many
 #   rows for MIG, DCI and SAP (DL: num_train=10000, num_test=5000).
 PRESETS = {
@@ -68,10 +72,14 @@ PRESETS = {
         batch_size=64, n_train=10000, n_eval=5000, n_var=10000, prune=0.05,
     ),
     "fast": dict(
-        max_train=2000, max_test=1000, mig_bins=20, dci_fast=True,
+        max_train=10000, max_test=5000, mig_bins=20, dci_fast=True,
         batch_size=32, n_train=2000, n_eval=1000, n_var=2000, prune=0.05,
     ),
 }
+# what each preset computes as the standard preset does (the rest departs or is noisier)
+AS_STANDARD = {"standard": ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness_train",
+                            "dci_informativeness_test", "sap", "factor_vae", "beta_vae"),
+               "fast": ("mig", "sap")}
 
 
 # --------------------------------------------------------------------------- helpers

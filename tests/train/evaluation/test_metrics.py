@@ -188,7 +188,9 @@ def test_small_pool_factor_vae_and_beta_vae():
 
 def test_presets_documented():
     assert set(PRESETS) == {"standard", "fast"}
-    std = PRESETS["standard"]
+    fast, std = PRESETS["fast"], PRESETS["standard"]
+    for key in ("max_train", "max_test", "mig_bins"):  # so fast MIG and SAP are the standard ones
+        assert fast[key] == std[key]
     assert (std["batch_size"], std["n_train"], std["n_eval"], std["n_var"], std["prune"]) == (
         64, 10000, 5000, 10000, 0.05)
     with pytest.raises(ValueError):
