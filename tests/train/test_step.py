@@ -34,15 +34,17 @@ def sequential_gradients(cfg, model, images, seeds):
         x = to_float(batch)
         active = cfg.latents[t] if cfg.mode == "clamped" else None
         logits, mu, logvar, _ = model(x, active=active, clamp=cfg.clamp, strength=cfg.invariance_strength / n,
-                                      generator=torch.Generator().manual_seed(seed))
+                                      generator=torch.Generator().manual_seed(seed),
+                                      clamped_noise=cfg.clamp_noise == "per_sample")
         bce, kl = loss_terms(logits, x, mu, logvar)
         ((bce + cfg.kl_weight * kl) / n).backward()
     return {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("mode, clamp", [("clamped", "mean"), ("clamped", "first"), ("entangled", "mean")])
-def test_a_grouped_step_equals_its_batches_one_by_one(mode, clamp):
-    cfg = step_config(mode, clamp)
+@pytest.mark.parametrize("mode, clamp, noise", [("clamped", "mean", "none"), ("clamped", "mean", "per_sample"),
+                                                ("clamped", "first", "none"), ("entangled", "mean", "none")])
+def test_a_grouped_step_equals_its_batches_one_by_one(mode, clamp, noise):
+    cfg = step_config(mode, clamp, clamp_noise=noise)
     images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (len(TYPES) * 5, 150, 150), dtype=np.uint8))
     seeds = [11, 12, 13]
     torch.manual_seed(0)

@@ -178,6 +178,20 @@ def _lookup(metrics: dict, path: tuple):
     return metrics if isinstance(metrics, (int, float)) else None
 
 
+def own_novel_views(metrics: dict) -> dict:
+    """A model's own novel-view MSE and its references' from its evaluation, if it made them."""
+    table = metrics.get("novel_view", {})
+    models = [name for name, row in table.items() if "latents" in row]
+    if not models:
+        return {}
+    name = "dcign" if "dcign" in models else models[0]
+    out = {"model": table[name]["novel_view_mse"]}
+    for key, ref in (("copy_input", "copy_input"), ("no_rotation", f"{name}_no_rotation")):
+        if ref in table:
+            out[key] = table[ref]["novel_view_mse"]
+    return out
+
+
 def _not_applicable(metrics: dict, path: tuple) -> bool:
     return path[0] == "disentanglement" and path[-1] in metrics.get("disentanglement", {}).get("not_applicable", {})
 
@@ -224,11 +238,17 @@ def combined_report(results: list[Path], out: Path, previews: list[Path] = ()) -
         cells = [format(v, fmt) if v is not None else "n/a" if _not_applicable(m, path) else "—"
                  for v, (_, m) in zip(values, models)]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    for res, m in loaded:
-        for name, row in m.get("novel_view", {}).items():
-            lines.append(f"| novel-view MSE, {REFERENCE_LABELS.get(name, name)} (`{res.name}`) | " +
-                         " | ".join(f"{row['novel_view_mse']:.5f}" if i == 0 else "" for i in range(len(models))) + " |")
+    views = [own_novel_views(m) for _, m in models]
+    for key, label in (("model", "novel-view MSE, the model's re-renders"), ("copy_input", "novel-view MSE, copy the input"),
+                       ("no_rotation", "novel-view MSE, the model without rotation")):
+        if any(key in v for v in views):
+            lines.append(f"| {label} | " + " | ".join(f"{v[key]:.5f}" if key in v else "—" for v in views) + " |")
     lines.append("")
+    for res, m in loaded:
+        if "reconstruction" not in m and "novel_view" in m:
+            cells = "; ".join(f"{REFERENCE_LABELS.get(name, name)} {row['novel_view_mse']:.5f}"
+                              for name, row in m["novel_view"].items())
+            lines += [f"Novel views, `{res.name}`: {cells}.", ""]
     if previews:
         lines += ["## Training data", "", "Contact sheets of rendered single-factor batches: each row varies one "
                   "factor and holds the others fixed.", ""]

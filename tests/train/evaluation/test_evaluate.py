@@ -210,3 +210,14 @@ def test_one_factor_scores_are_reported_as_not_applicable(tmp_path):
     report = combined_report([tmp_path / "chairs", tmp_path / "faces"], tmp_path / "report.md").read_text()
     assert "| FactorVAE score | n/a | 0.700 |" in report
     assert "| disentanglement metric preset | `standard` | `standard` |" in report
+
+
+def test_each_model_s_novel_views_sit_in_its_own_column():
+    from train.evaluation.report import own_novel_views
+
+    alone = {"novel_view": {"baseline": {"latents": [5], "novel_view_mse": 0.02}, "copy_input": {"novel_view_mse": 0.03},
+                            "baseline_no_rotation": {"novel_view_mse": 0.025}}}
+    assert own_novel_views(alone) == {"model": 0.02, "copy_input": 0.03, "no_rotation": 0.025}
+    both = {"novel_view": {"baseline": {"latents": [5], "novel_view_mse": 0.02}, "copy_input": {"novel_view_mse": 0.03},
+                           "dcign": {"latents": [0], "novel_view_mse": 0.01}, "dcign_no_rotation": {"novel_view_mse": 0.02}}}
+    assert own_novel_views(both)["model"] == 0.01 and own_novel_views({}) == {}
