@@ -20,7 +20,7 @@ from train.data import DataSchema, to_batch
 from train.evaluation.encoding import CPU, encode_split
 from train.evaluation.figures import grid_png, scatter_png, sweep_gif, sweep_images, sweep_strength
 from train.evaluation.metrics import all_metrics
-from train.evaluation.novel_views import VIEW_TYPE, compare_with_baseline, novel_view_table
+from train.evaluation.novel_views import VIEW_TYPE, baseline_view, fit_quality, novel_view_table, view_readout
 from train.evaluation.probes import (entangled_latents, equivariance, factor_classes, identity_retrieval, invariance,
                                      readouts, scored_factors)
 from train.evaluation.readout import Readout
@@ -95,11 +95,13 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
 
     novel = None
     if VIEW_TYPE in extrinsic:
+        sel = train["type"] == VIEW_TYPE
+        fit = fit_quality(reads[VIEW_TYPE], train["mu"][sel], train["labels"][schema.factor(VIEW_TYPE)][sel],
+                          schema.unit(VIEW_TYPE))
+        views = {"dcign" if cfg["mode"] == "clamped" else "baseline": (model, reads[VIEW_TYPE], fit)}
         if baseline is not None:
-            novel = compare_with_baseline(model, cfg, Path(baseline), data, out, max_batches)
-        else:
-            name = "dcign" if cfg["mode"] == "clamped" else "baseline"
-            novel = novel_view_table({name: (model, latents[VIEW_TYPE])}, data, out, max_batches)
+            views["baseline"] = baseline_view(Path(baseline), data, max_batches)
+        novel = novel_view_table(views, data, out, max_batches)
         figures["novel_views"] = "figures/novel_views.png"
     metrics = {
         "training": {"steps": cfg["steps"], "batches_per_step": cfg.get("batches_per_step", 1)},
@@ -132,7 +134,10 @@ def compare(model_dir: Path, baseline_dir: Path, data: Path, out: Path, max_batc
         raise UserError(f"{model_dir}: a {cfg['dataset']} model has no {VIEW_TYPE} latent to compare")
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    table = compare_with_baseline(model, cfg, Path(baseline_dir), data, out, max_batches)
+    reader = ShardReader(data, "train")
+    views = {"dcign": (model, *view_readout(model, reader, DataSchema.of(reader), cfg["latents"][VIEW_TYPE], max_batches)),
+             "baseline": baseline_view(Path(baseline_dir), data, max_batches)}
+    table = novel_view_table(views, data, out, max_batches)
     metrics = {"novel_view": table}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     write_compare_report(out, cfg, baseline_dir, table)

@@ -17,7 +17,7 @@ from train.data import DataSchema, to_batch
 from train.evaluation.encoding import CPU, batches_of, encode_split
 from train.evaluation.figures import grid_png
 from train.evaluation.probes import unit_of
-from train.evaluation.readout import Readout
+from train.evaluation.readout import Readout, median_error_deg
 
 VIEW_TYPE = "azimuth"  # the batch type whose factor a novel view changes
 
@@ -49,6 +49,14 @@ def novel_views(model, reader: ShardReader, factor: str, read: Readout, max_batc
     return {key: float(np.mean(np.concatenate(e))) for key, e in errors.items()}, examples
 
 
+def fit_quality(read: Readout, mu: np.ndarray, values: np.ndarray, unit: str) -> dict:
+    """How well a view readout fits the training images it was fitted on: the median error of a
+    circular factor, Pearson r of the first latent for a factor on a line."""
+    if read.circular:
+        return {"median_error_deg_train": median_error_deg(read, mu, values, unit)}
+    return {"r_train": float(np.corrcoef(mu[:, read.latents[0]], values.astype(float))[0, 1])}
+
+
 def view_readout(net, reader: ShardReader, schema: DataSchema, assigned, max_batches=None) -> tuple[Readout, dict]:
     """A model's readout of the view factor, fitted on training images (an entangled model's
     latent: the paper's choice), and how well it fits them."""
@@ -57,24 +65,19 @@ def view_readout(net, reader: ShardReader, schema: DataSchema, assigned, max_bat
     latents = assigned if assigned is not None else [unit_of(enc, VIEW_TYPE, None)]
     info = schema.factors[factor]
     read = Readout.fit(enc["mu"], enc["labels"][factor], latents, info["unit"], info.get("circular", False))
-    y = enc["labels"][factor].astype(float)
-    if read.circular:
-        to_deg = 1.0 if info["unit"] == "deg" else 180 / np.pi
-        return read, {"median_error_deg_train": float(np.median(read.errors(enc["mu"], y)) * to_deg)}
-    return read, {"r_train": float(np.corrcoef(enc["mu"][:, latents[0]], y)[0, 1])}
+    return read, fit_quality(read, enc["mu"], enc["labels"][factor], info["unit"])
 
 
-def novel_view_table(nets: dict, data: Path, out: Path, max_batches=None) -> dict:
-    """Novel-view MSE of each model (name -> (net, its view latents, or None for an entangled
-    model)) and of the two references (for the first model), and figures/novel_views.png: true
-    renders, then each model's re-renders of the first."""
-    train_reader, test_reader = ShardReader(data, "train"), ShardReader(data, "test")
-    schema = DataSchema.of(train_reader)
+def novel_view_table(views: dict, data: Path, out: Path, max_batches=None) -> dict:
+    """Novel-view MSE of each model (name -> (net, its view readout, the readout's fit on the
+    training images)) and of the two references (for the first model), and figures/novel_views.png:
+    true renders, then each model's re-renders of the first."""
+    test_reader = ShardReader(data, "test")
+    factor = DataSchema.of(test_reader).factor(VIEW_TYPE)
     table, rows, first = {}, [], None
-    first_name = next(iter(nets))
-    for name, (net, assigned) in nets.items():
-        read, fit = view_readout(net, train_reader, schema, assigned, max_batches)
-        mse, (truth, decoded) = novel_views(net, test_reader, schema.factor(VIEW_TYPE), read, max_batches)
+    first_name = next(iter(views))
+    for name, (net, read, fit) in views.items():
+        mse, (truth, decoded) = novel_views(net, test_reader, factor, read, max_batches)
         table[name] = {"latents": list(read.latents), **fit, "novel_view_mse": mse["novel_view"]}
         rows = rows or [truth]
         rows.append(decoded)
@@ -86,8 +89,8 @@ def novel_view_table(nets: dict, data: Path, out: Path, max_batches=None) -> dic
     return table
 
 
-def compare_with_baseline(model, cfg: dict, baseline_dir: Path, data: Path, out: Path, max_batches=None) -> dict:
-    """The DC-IGN (its assigned latents) against the entangled baseline (the paper's choice of unit)."""
+def baseline_view(baseline_dir: Path, data: Path, max_batches=None) -> tuple:
+    """The entangled baseline's entry for `novel_view_table`, its view latent chosen the paper's way."""
     baseline, _ = load_model(baseline_dir)
-    return novel_view_table({"dcign": (model, cfg["latents"][VIEW_TYPE]), "baseline": (baseline, None)},
-                            data, out, max_batches)
+    reader = ShardReader(data, "train")
+    return (baseline, *view_readout(baseline, reader, DataSchema.of(reader), None, max_batches))

@@ -9,7 +9,7 @@ import numpy as np
 from render.schema import INTRINSIC
 from train.data import DataSchema
 from train.evaluation.metrics import discretize
-from train.evaluation.readout import Readout
+from train.evaluation.readout import Readout, median_error_deg
 
 
 def readouts(enc: dict, latents: dict, schema: DataSchema) -> dict:
@@ -32,10 +32,8 @@ def equivariance(enc: dict, reads: dict, schema: DataSchema) -> dict:
     for t, read in reads.items():
         sel = enc["type"] == t
         y = enc["labels"][schema.factor(t)][sel].astype(float)
-        errors = read.errors(enc["mu"][sel], y)
-        to_deg = 1.0 if schema.unit(t) == "deg" else 180 / np.pi
         result[t] = {"latents": list(read.latents), "n": int(sel.sum()),
-                     "median_error_deg": float(np.median(errors) * to_deg)}
+                     "median_error_deg": median_error_deg(read, enc["mu"][sel], y, schema.unit(t))}
         if not read.circular:
             z = enc["mu"][sel, read.latents[0]]
             r = float(np.corrcoef(z, y)[0, 1]) if z.std() > 0 and y.std() > 0 else 0.0

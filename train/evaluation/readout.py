@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PERIOD = {"rad": 2 * np.pi, "deg": 360.0}  # a full turn in each unit
+DEGREES = {"rad": 180 / np.pi, "deg": 1.0}  # one unit in degrees: errors are reported in degrees
 
 
 def _design(columns: np.ndarray) -> np.ndarray:
@@ -86,3 +87,8 @@ class Readout:
     def from_dict(cls, entry: dict) -> Readout:
         return cls(tuple(entry["latents"]), float(entry["period"]),
                    np.asarray(entry["to_value"], dtype=np.float64), np.asarray(entry["to_code"], dtype=np.float64))
+
+
+def median_error_deg(read: Readout, mu: np.ndarray, values, unit: str) -> float:
+    """The median error of the values `read` gives for encoder means `mu`, in degrees."""
+    return float(np.median(read.errors(mu, values)) * DEGREES[unit])

@@ -106,6 +106,13 @@ def test_comparison_with_the_entangled_baseline(shards, evaluated, tmp_path):
     alone = json.loads((tmp_path / "base" / "metrics.json").read_text())["novel_view"]
     assert set(alone) == {"baseline", "copy_input", "baseline_no_rotation"}
     assert alone["baseline"]["novel_view_mse"] == pytest.approx(table["baseline"]["novel_view_mse"])
+    run_dcign("compare", "--model", root / "model", "--baseline", root / "baseline", "--data", shards,
+              "--out", tmp_path / "compared", check=True)
+    compared = json.loads((tmp_path / "compared" / "metrics.json").read_text())["novel_view"]
+    assert compared.keys() == table.keys()  # `compare` fits the readouts the evaluation does
+    for name, row in table.items():
+        assert compared[name].pop("latents", None) == row.get("latents")
+        assert compared[name] == pytest.approx({k: v for k, v in row.items() if k != "latents"})
 
 
 def test_rerender_a_users_image(evaluated, tmp_path):
