@@ -6,10 +6,10 @@ replaces the default's whole, so what a section says is what the model gets.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from render.errors import UserError
-from render.params import choice, get, number
+from render.params import check_keys, choice, get, leaves, number
 from render.schema import INTRINSIC, SCHEMAS, schema_of
 from train.device import DATA_PLACES, PRECISIONS
 from train.model import ModelConfig
@@ -55,6 +55,12 @@ class TrainConfig:
         return asdict(self)
 
 
+def section_keys() -> dict:
+    """The keys a training section may hold: every field of TrainConfig but the name it gets from
+    its section."""
+    return leaves(*(f.name for f in fields(TrainConfig) if f.name != "name"))
+
+
 def model_names(params: dict) -> list[str]:
     """The trainable sections of `train`: every one but the defaults."""
     return sorted(k for k in params.get("train", {}) if k != DEFAULTS)
@@ -94,6 +100,9 @@ class _Section:
 def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainConfig:
     """Validate `train.<name>` over `train.defaults`; every error names the key, what was found and
     what is expected."""
+    section = params.get("train")
+    if isinstance(section, dict):
+        check_keys(section, "train", dict.fromkeys(section, section_keys()), where)
     names = model_names(params)
     if name == DEFAULTS:
         raise UserError(f"{where}: train.{DEFAULTS} holds the keys every model shares and is not a model itself; "

@@ -9,11 +9,15 @@ import numpy as np
 
 from render.errors import UserError
 from render.gl.config import ViewConfig, view_settings
-from render.params import SPLITS, get, number
+from render.gl.config import LIGHTING_KEYS, VIEW_KEYS
+from render.params import SPLITS, check_keys, get, leaves, number
 from render.schema import SCHEMAS
 
 SCHEMA = SCHEMAS["chairs"]
 AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
+KEYS = {**leaves("source", "seed", "batch_size", "image_size", "test_fraction", "up_axis", "front_axis", "max_faces"),
+        "count": leaves(*SPLITS), "batches": {s: leaves(*SCHEMA.batch_types) for s in SPLITS},
+        "views": leaves("azimuths", "elevations_deg"), "lighting": leaves(*LIGHTING_KEYS, "azimuth"), **VIEW_KEYS}
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ def _axes(params, where) -> tuple[str, str]:
 
 def chairs_config(params: dict, where: str = "params.yaml", base_dir: str = ".") -> ChairsConfig:
     """Validate the `chairs` section of a params tree."""
+    check_keys(params.get("chairs"), "chairs", KEYS, where)
     b = number(params, "chairs.batch_size", where, integer=True, lo=2)
     source = _source(params, where, base_dir)
     n_az = number(params, "chairs.views.azimuths", where, integer=True, lo=b,

@@ -9,11 +9,17 @@ import numpy as np
 
 from render.errors import UserError
 from render.gl.config import ViewConfig, view_settings
-from render.params import SPLITS, get, number
+from render.gl.config import LIGHTING_KEYS, VIEW_KEYS
+from render.params import SPLITS, check_keys, get, leaves, number
 from render.schema import SCHEMAS, Factor
 
 SCHEMA = SCHEMAS["faces"]
 FIXED_FACTORS = ("random", "neutral")
+KEYS = {**leaves("model", "seed", "batch_size", "image_size", "shape_components", "albedo_components", "coeff_clip",
+                 "fixed_factors"),
+        "identities": leaves(*SPLITS), "batches": {s: leaves(*SCHEMA.batch_types) for s in SPLITS},
+        "factors": {name: leaves("min", "max", "step") for name in SCHEMA.factors},
+        "lighting": leaves(*LIGHTING_KEYS), **VIEW_KEYS}
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ def _fixed_factors(params, where) -> str:
 
 def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") -> FacesConfig:
     """Validate the `faces` section of a params tree."""
+    check_keys(params.get("faces"), "faces", KEYS, where)
     b = number(params, "faces.batch_size", where, integer=True, lo=2)
     identities = {s: number(params, f"faces.identities.{s}", where, integer=True, lo=1) for s in SPLITS}
     batches = {

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from render.params import number
+from render.params import leaves, number
+
+LIGHTING_KEYS = ("ambient", "intensity", "elevation")
+VIEW_KEYS = {"camera": leaves("distance", "fill"), **leaves("background", "supersample", "chunk_batches")}
 
 
 @dataclass(frozen=True)

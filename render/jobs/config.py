@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 
 from render.errors import UserError
+from render.params import check_keys, leaves
 
 EXECUTORS = ("local", "ray")
 
@@ -24,6 +25,7 @@ def executor_config(params: dict, where: str = "params.yaml", workers: int | Non
                     executor: str | None = None, ray_address: str | None = None) -> ExecutorConfig:
     """The `render` section, with command-line values (when given) taking precedence."""
     section = params.get("render") or {}
+    check_keys(section, "render", leaves("workers", "executor"), where)
     if workers is None:
         workers = section.get("workers", 0)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
