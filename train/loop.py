@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from render.errors import UserError
 from render.params import load_params
 from train.checkpoints import RunDir
 from train.config import TrainConfig, train_config
@@ -117,6 +118,7 @@ class Trainer:
         self.noises = noise_streams(self.seeds, self.device)
         self.types = list(reader.batch_types)
         self.step = 0
+        self.saved_step = 0  # the newest checkpoint on disk of this run
         if ranks.distributed:
             start(ranks, self.device)
         self.train_step = TrainStep(cfg, self.model, self.device, self.bf16, ddp=ranks.distributed)
@@ -132,6 +134,19 @@ class Trainer:
         rngs, noises = self.stream_states()
         if self.ranks.main:
             self.run_dir.save(self.step, self.model, self.train_step.optimizer, rngs, noises)
+        self.saved_step = self.step
+
+    def check_health(self, first_bad: torch.Tensor) -> None:
+        """Stop when a step's loss was not finite (a diverged run: its weights are NaN or inf), before
+        anything of it is logged or saved, so the newest checkpoint stays the last good one. Reading
+        `first_bad` waits for the device, so this runs only where the loop waits anyway."""
+        bad = int(first_bad)
+        if bad < 0:
+            return
+        kept = (f"the newest checkpoint, step {self.saved_step}, is the last good one" if self.saved_step
+                else "no checkpoint was written")
+        raise UserError(f"{self.cfg.name}: the loss is not finite at step {bad} (diverged; try a lower lr than "
+                        f"{self.cfg.lr:g}); stopped, {kept}")
 
     def load_checkpoint(self, path: Path) -> None:
         state = self.run_dir.load(path, self.model, self.train_step.optimizer, self.device)
@@ -181,6 +196,7 @@ class Trainer:
         resume_from = from_main(self.ranks, resume_from)
         if resume_from:
             self.load_checkpoint(Path(resume_from))
+            self.saved_step = self.step
             if main:
                 print(f"dcign: resuming {self.cfg.name} from step {self.step} ({Path(resume_from).name})", flush=True)
         if main:
@@ -195,6 +211,7 @@ class Trainer:
         acc = torch.zeros(len(self.types), len(TERMS), device=self.device)
         counts = np.zeros(len(self.types), dtype=np.int64)
         index = {t: k for k, t in enumerate(self.types)}
+        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # the first non-finite step
         last = {}
         with tqdm(total=self.cfg.steps, initial=self.step, desc=f"train {self.cfg.name}", unit="step",
                   dynamic_ncols=True, disable=not (progress and main)) as bar:
@@ -206,7 +223,12 @@ class Trainer:
                     acc[index[t]] += terms[g]
                     counts[index[t]] += 1
                 self.step += 1
-                if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+                first_bad = torch.where((first_bad < 0) & ~torch.isfinite(terms).all(), self.step, first_bad)
+                logs = self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps
+                saves = self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps
+                if logs or saves:
+                    self.check_health(first_bad)
+                if logs:
                     last = self.log_terms(acc, counts)
                     acc.zero_()
                     counts[:] = 0
@@ -216,7 +238,7 @@ class Trainer:
                             live.log_metric(f"train/{key}", value)
                         live.next_step()
                         bar.set_postfix(loss=f"{last['loss']:.1f}")
-                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                if saves:
                     self.save_checkpoint()
                 bar.update(1)
         if main:

@@ -63,6 +63,21 @@ def test_raising_steps_extends_a_finished_run(shards, tmp_path):
     assert same_weights(tmp_path / "straight", tmp_path / "extended")
 
 
+def test_a_diverging_run_stops_at_its_first_non_finite_step_and_keeps_the_good_checkpoints(shards, tmp_path):
+    out = tmp_path / "diverged"
+    proc = train_tiny(tmp_path, shards, out, lr=1e6, steps=20, checkpoint_every=1, log_every=10)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]  # after the progress bar
+    bad = int(line.split("the loss is not finite at step ")[1].split()[0])
+    assert line == (f"dcign: error: dcign_faces: the loss is not finite at step {bad} (diverged; try a lower lr "
+                    f"than 1e+06); stopped, the newest checkpoint, step {bad - 1}, is the last good one")
+    assert not (out / "model.safetensors").exists()
+    newest = sorted(out.glob("ckpt-*"))[-1]
+    assert newest.name == f"ckpt-{bad - 1:08d}"
+    weights = load_file(str(newest / "model.safetensors"))
+    assert all(np.isfinite(w).all() for w in weights.values())
+
+
 def test_another_config_stops_or_restarts_when_asked(shards, tmp_path):
     assert train_tiny(tmp_path, shards, tmp_path / "m", steps=4).returncode == 0
     proc = train_tiny(tmp_path, shards, tmp_path / "m", steps=4, lr=0.001)
