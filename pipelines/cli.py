@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from render.errors import UserError
+from render.outputs import COMPARE, EVALUATE, output_dir
 from render.schema import SCHEMAS
 
 
@@ -52,8 +53,9 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> None:
     from train.evaluation.evaluate import evaluate
 
-    metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset,
-                       baseline=Path(args.baseline) if args.baseline else None)
+    with output_dir(args.out, EVALUATE):
+        metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset,
+                           baseline=Path(args.baseline) if args.baseline else None)
     r = ", ".join(f"{t} r={v['pearson_r']:+.2f}" if "pearson_r" in v else f"{t} median error {v['median_error_deg']:.1f} deg"
                   for t, v in metrics["equivariance"].items())
     print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; identity top-1 {metrics['identity']['top1']:.2f}; "
@@ -63,7 +65,8 @@ def cmd_evaluate(args) -> None:
 def cmd_compare(args) -> None:
     from train.evaluation.evaluate import compare
 
-    metrics = compare(Path(args.model), Path(args.baseline), Path(args.data), Path(args.out))
+    with output_dir(args.out, COMPARE):
+        metrics = compare(Path(args.model), Path(args.baseline), Path(args.data), Path(args.out))
     cells = ", ".join(f"{k} {v['novel_view_mse']:.5f}" for k, v in metrics["novel_view"].items())
     print(f"dcign: novel-view MSE {cells}; report in {Path(args.out) / 'report.md'}")
 

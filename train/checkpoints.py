@@ -89,16 +89,20 @@ class RunDir:
         """Finished checkpoints of this very run (same config and data) at or before `steps`.
         Checkpoints of a different run (another config or other data) stop with an error naming the
         difference, or with `restart_if_changed` (the DVC stage: its old outputs are in the DVC
-        cache) are removed with the rest of that run, so they can never be resumed by mistake."""
+        cache) are removed with the rest of that run, so they can never be resumed by mistake. This
+        run trained beyond `steps` (steps lowered) stops with an error: nothing of it is removed."""
         mine, other = [], []
         for path in self.checkpoints():
             run = path / "run.json"
             saved = json.loads(run.read_text()) if run.exists() else {}
             if saved == self.identity():
-                if int(path.name[len(CHECKPOINT_PREFIX):]) <= self.cfg.steps:
-                    mine.append(path)
+                mine.append(path)
             else:
                 other.append((path, saved))
+        step = int(mine[-1].name[len(CHECKPOINT_PREFIX):]) if mine else 0
+        if step > self.cfg.steps:
+            raise UserError(f"{mine[-1]}: this run is trained to step {step}, beyond steps = {self.cfg.steps}; "
+                            "lowering steps would discard it: raise steps, or use another --out")
         if other and not restart_if_changed:
             path, saved = other[-1]
             raise UserError(f"{path}: checkpoint is of another run ({self.difference(saved)}); use another --out, "

@@ -90,12 +90,12 @@ def barrier(ranks: Ranks) -> None:
         torch.distributed.barrier()
 
 
-def launch(nproc: int, argv: list[str]) -> int:
+def launch(nproc: int, argv: list[str], env: dict | None = None) -> int:
     """`dcign train --nproc N` on one machine: torchrun (torch.distributed.run) with N local
-    processes, each running the same `dcign` command line without --nproc."""
+    processes, each running the same `dcign` command line without --nproc, with `env` added."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "pipelines.cli", *without_nproc(argv)]
-    return subprocess.call(cmd)
+    return subprocess.call(cmd, env={**os.environ, **(env or {})})
 
 
 def without_nproc(argv: list[str]) -> list[str]:

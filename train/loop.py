@@ -13,6 +13,7 @@ on the GPU); losses stay on the device and are read only when logged.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from render.errors import UserError
+from render.outputs import HELD_ENV, TRAIN, output_dir
 from render.params import load_params
 from train.checkpoints import RunDir
 from train.config import TrainConfig, train_config
@@ -256,14 +258,17 @@ def train_command(params_path: Path, config_name: str, data: Path, out: Path | N
     cfg = train_config(load_params(params_path), config_name, where=str(params_path))
     ranks = ranks_from_env()
     nproc = nproc if nproc is not None else int(os.environ.get("DCIGN_NPROC") or 1)
+    out = Path(out or f"models/{config_name}")
     if not ranks.distributed:
         check_world(cfg.batches_per_step, nproc, cfg.name)  # fail here, in one line, not in N processes
         if nproc > 1:
             pick_device(cfg.device)
             open_data(cfg, Path(data), "train")
-            return launch(nproc, argv)
-    terms = Trainer(cfg, Path(data), Path(out or f"models/{config_name}"), ranks).run(
-        restart_if_changed=restart_if_changed)
+            with output_dir(out, TRAIN):  # held for the ranks, which it launches
+                return launch(nproc, argv, {HELD_ENV: str(out.resolve())})
+    held = ranks.distributed and not (ranks.main and os.environ.get(HELD_ENV) != str(out.resolve()))
+    with nullcontext() if held else output_dir(out, TRAIN):
+        terms = Trainer(cfg, Path(data), out, ranks).run(restart_if_changed=restart_if_changed)
     if ranks.main:
         print(f"dcign: {cfg.name} trained for {cfg.steps} steps; last losses per image: "
               + ", ".join(f"{k} {v:.1f}" for k, v in terms.items() if k in ("loss", "bce", "kl")))

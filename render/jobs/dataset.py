@@ -9,6 +9,7 @@ from render.jobs.config import ExecutorConfig
 from render.jobs.executors import render_chunks
 from render.jobs.fingerprint import fingerprint
 from render.jobs.plan import plan_chunks
+from render.outputs import RENDER, output_dir
 from render.params import SPLITS, load_params
 from render.schema import DatasetSchema, schema_of
 
@@ -65,4 +66,5 @@ def render_from_params(dataset: str, params_path: str | Path, out_dir: Path, wor
 
     params, cfg = load_config(dataset, params_path)
     ex = executor_config(params, str(params_path), workers=workers, executor=executor, ray_address=ray_address)
-    return render_dataset(dataset, cfg, out_dir, ex)
+    with output_dir(out_dir, RENDER):
+        return render_dataset(dataset, cfg, out_dir, ex)

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from render.chunks import BOOKKEEPING, read_info, read_npz
+from render.outputs import SHARD, output_dir
 from render.params import SPLITS, load_params
 from render.shards.config import ShardParams, shard_params
 from render.shards.reader import FORMAT_VERSION, MANIFEST, sha256
@@ -123,4 +124,6 @@ def write_shards(rendered: Path, out: Path, sp: ShardParams) -> dict:
 
 def shard_from_params(rendered: Path, out: Path, params_path: str | Path) -> dict:
     """`dcign shard`: the `shards` section of the params file -> shards of a finished render."""
-    return write_shards(rendered, out, shard_params(load_params(params_path), str(params_path)))
+    sp = shard_params(load_params(params_path), str(params_path))
+    with output_dir(out, SHARD):
+        return write_shards(rendered, out, sp)

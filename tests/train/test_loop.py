@@ -78,6 +78,26 @@ def test_a_diverging_run_stops_at_its_first_non_finite_step_and_keeps_the_good_c
     assert all(np.isfinite(w).all() for w in weights.values())
 
 
+def test_lowering_steps_stops_and_keeps_the_longer_run(shards, tmp_path):
+    out = tmp_path / "m"
+    assert train_tiny(tmp_path, shards, out, steps=6).returncode == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*")}
+    proc = train_tiny(tmp_path, shards, out, steps=3)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+        f"dcign: error: {out / 'ckpt-00000006'}: this run is trained to step 6, beyond steps = 3; lowering steps "
+        "would discard it: raise steps, or use another --out")
+    assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_training_into_a_directory_with_a_users_files_stops_and_keeps_them(shards, tmp_path):
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    proc = train_tiny(tmp_path, shards, out, "--restart-if-changed")
+    assert proc.returncode == 2 and "holds 'notes.txt', which `dcign train` did not write" in proc.stderr
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
 def test_another_config_stops_or_restarts_when_asked(shards, tmp_path):
     assert train_tiny(tmp_path, shards, tmp_path / "m", steps=4).returncode == 0
     proc = train_tiny(tmp_path, shards, tmp_path / "m", steps=4, lr=0.001)
