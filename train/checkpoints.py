@@ -2,8 +2,13 @@
 that very run, and loading the trained model (safetensors: nothing is unpickled from weights).
 
 A checkpoint `ckpt-<step>/` holds the weights (model.safetensors), the optimiser state, the step
-and the state of every batch stream (state.pt: reparametrisation noise and the torch CPU
-generator; rng.json: batch choice), the config and run.json; `done` marks it complete.
+and the state of every batch stream (state.safetensors: the optimiser's tensors, the
+reparametrisation noise and the torch CPU generator; state.json: the step and the optimiser's
+other values; rng.json: batch choice), the config and run.json; `done` marks it complete.
+
+Nothing is pickled: torch.save stamps every file with a random serialization id and lays out its
+pickle by object identity, so a resumed run would write other bytes than an uninterrupted one
+(and DVC another md5). Safetensors and sorted JSON are the same bytes for the same state.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from pathlib import Path
 import torch
 
 from render.errors import UserError
+from render.shards.reader import sha256
 from train.config import TrainConfig
 from train.model import DCIGN, ModelConfig
 
@@ -49,6 +55,42 @@ def _weights(model: DCIGN) -> dict:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
+def _state_files(step: int, optimizer, noises: list) -> tuple[dict, dict]:
+    """The resumable state as (tensors for state.safetensors, values for state.json)."""
+    saved = optimizer.state_dict()
+    tensors, other = {}, {}
+    for index, entries in saved["state"].items():
+        for key, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                other.setdefault(str(index), {})[key] = value
+    tensors.update({f"noise.{k}": state for k, state in enumerate(noises)})
+    tensors["torch_cpu"] = torch.get_rng_state()
+    return tensors, {"step": step, "noise_streams": len(noises), "param_groups": saved["param_groups"],
+                     "optimizer_state": other}
+
+
+def _read_state(path: Path, device: torch.device) -> dict:
+    """state.safetensors + state.json as {"optimizer", "step", "noise", "torch_cpu"}; checkpoints
+    written before that format hold the same in state.pt (read without unpickling objects)."""
+    from safetensors.torch import load_file
+
+    if not (path / "state.safetensors").exists() and (path / "state.pt").exists():
+        return torch.load(path / "state.pt", weights_only=True, map_location=device)
+    tensors = load_file(str(path / "state.safetensors"))
+    meta = json.loads((path / "state.json").read_text())
+    state: dict = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for index, entries in meta["optimizer_state"].items():
+        state.setdefault(int(index), {}).update(entries)
+    return {"optimizer": {"state": state, "param_groups": meta["param_groups"]}, "step": meta["step"],
+            "noise": [tensors[f"noise.{k}"] for k in range(meta["noise_streams"])], "torch_cpu": tensors["torch_cpu"]}
+
+
 class RunDir:
     """The output directory of one training run (`cfg` on the shards at `data`)."""
 
@@ -75,15 +117,47 @@ class RunDir:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_file(_weights(model), str(tmp / "model.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict(), "step": step,
-                    "noise": noises, "torch_cpu": torch.get_rng_state()}, tmp / "state.pt")
+        tensors, values = _state_files(step, optimizer, noises)
+        save_file(tensors, str(tmp / "state.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(values, sort_keys=True))
         (tmp / "rng.json").write_text(json.dumps(rngs))
         (tmp / "config.json").write_text(json.dumps(self.cfg.as_dict(), sort_keys=True))
         (tmp / "run.json").write_text(json.dumps(self.identity(), sort_keys=True))
-        (tmp / "done").write_text("")
+        sums = {p.name: sha256(p) for p in sorted(tmp.iterdir())}
+        (tmp / "done").write_text(json.dumps(sums, sort_keys=True))
         os.replace(tmp, final)
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(old)
+
+    @staticmethod
+    def damage(path: Path) -> str | None:
+        """Why a finished checkpoint cannot be trusted (a file missing or not matching the checksum
+        its `done` file records), or None. Checkpoints written before `done` held checksums pass."""
+        try:
+            text = (path / "done").read_text()
+            sums = json.loads(text) if text.strip() else {}
+        except (OSError, ValueError):
+            return "its done file is unreadable"
+        if not isinstance(sums, dict):
+            return "its done file is damaged"
+        for name, digest in sorted(sums.items()):
+            if not (path / name).is_file():
+                return f"{name} is missing"
+            if sha256(path / name) != digest:
+                return f"{name} does not match its checksum"
+        return None
+
+    def newest_intact(self, paths: list[Path]) -> Path | None:
+        """The newest of `paths` that is intact; damaged newer ones are removed (they are this run's
+        own, and a later save of the same step could not replace them), each with one line."""
+        for path in reversed(paths):
+            reason = self.damage(path)
+            if reason is None:
+                return path
+            print(f"dcign: {path} is damaged ({reason}); removed, falling back to the checkpoint before it",
+                  flush=True)
+            shutil.rmtree(path)
+        return None
 
     def resumable(self, restart_if_changed: bool = False) -> list[Path]:
         """Finished checkpoints of this very run (same config and data) at or before `steps`.
@@ -140,7 +214,7 @@ class RunDir:
             raise UserError(f"{path}: checkpoint is from another architecture (tensors "
                             f"{sorted(set(found) ^ set(expected)) or 'differ in shape'})")
         model.load_state_dict(weights)
-        state = torch.load(path / "state.pt", weights_only=True, map_location=device)
+        state = _read_state(path, device)
         optimizer.load_state_dict(state["optimizer"])
         return {"step": int(state["step"]), "rngs": json.loads((path / "rng.json").read_text()),
                 "noise": state["noise"], "torch_cpu": state["torch_cpu"]}

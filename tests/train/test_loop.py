@@ -48,6 +48,14 @@ def test_a_killed_run_resumes_to_exactly_the_same_weights(shards, tmp_path):
     assert same_weights(tmp_path / "whole", out)
     log = "live/plots/metrics/train/loss.tsv"
     assert (out / log).read_text() == (tmp_path / "whole" / log).read_text()
+    assert same_files(tmp_path / "whole", out)  # checkpoints included: DVC sees the same directory
+
+
+def same_files(a, b) -> bool:
+    """The same files with the same bytes: what DVC hashes of a model directory."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    return files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()) and all(
+        (a / f).read_bytes() == (b / f).read_bytes() for f in files)
 
 
 def same_weights(a, b) -> bool:
@@ -61,6 +69,25 @@ def test_raising_steps_extends_a_finished_run(shards, tmp_path):
     proc = train_tiny(tmp_path, shards, tmp_path / "extended", steps=8)
     assert proc.returncode == 0 and "resuming dcign_faces from step 4" in proc.stdout
     assert same_weights(tmp_path / "straight", tmp_path / "extended")
+    assert same_files(tmp_path / "straight", tmp_path / "extended")
+
+
+@pytest.mark.parametrize("damage", ["model.safetensors", "state.json", "state.safetensors", "done"])
+def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(shards, tmp_path, damage):
+    import shutil
+
+    assert train_tiny(tmp_path, shards, tmp_path / "straight", steps=8).returncode == 0
+    shutil.copytree(tmp_path / "straight", tmp_path / "hit")
+    (tmp_path / "hit" / "model.safetensors").unlink()
+    target = tmp_path / "hit" / "ckpt-00000008" / damage
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte flipped, the size unchanged
+    target.write_bytes(bytes(data))
+    proc = train_tiny(tmp_path, shards, tmp_path / "hit", steps=8)
+    assert proc.returncode == 0, proc.stderr
+    assert f"dcign: {tmp_path / 'hit' / 'ckpt-00000008'} is damaged (" in proc.stdout
+    assert "resuming dcign_faces from step 6" in proc.stdout
+    assert same_files(tmp_path / "straight", tmp_path / "hit")
 
 
 def test_a_diverging_run_stops_at_its_first_non_finite_step_and_keeps_the_good_checkpoints(shards, tmp_path):
