@@ -5,6 +5,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ def cuda(test):
 
     return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")(test))
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+# The stamps of shard directories whose contents were checked (render/shards/reader.py) go to a
+# cache of the test session's own, for this process and the dcign processes it starts.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="dcign-test-cache-")
 
 
 def tiny_params(**faces_overrides) -> dict:

@@ -1,15 +1,21 @@
 """Reading shards: O(1) random access to any batch, checked against the manifest on opening.
 
-The format is written by render/shards/writer.py; `dcign verify` (render/shards/verify.py) also
-checks every sha256.
+The format is written by render/shards/writer.py. Opening checks every file's size and shape, and
+the first opening of a directory in a process every file's sha256 (`check_contents`): a byte
+flipped in the images or an edited label would otherwise train and evaluate silently. The sha256
+pass is skipped for files whose size, mtime and inode match a stamp of an earlier pass (kept in the
+user's cache directory, never in the shard directory, which is a DVC output); rewriting a file
+changes its mtime, so only a deliberate mtime reset evades it, and `dcign verify` always hashes.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from render.errors import UserError
 
@@ -26,6 +32,61 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _stamp_path(root: Path) -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:32]
+    return cache / "dcign" / "verified" / f"{key}.json"
+
+
+def _signature(root: Path, files) -> dict:
+    stats = {}
+    for name in sorted(files):
+        try:
+            stats[name] = (root / name).stat()
+        except FileNotFoundError:
+            raise UserError(f"{root / name}: shard file missing; restore it with 'dvc pull' or 'dvc checkout', "
+                            "or re-run 'dcign shard'") from None
+    return {name: [s.st_size, s.st_mtime_ns, s.st_ino] for name, s in stats.items()}
+
+
+_checked: set = set()  # (directory, its stamp) checked in this process
+
+
+def check_contents(root: Path, manifest: dict, force: bool = False) -> int:
+    """Every file's sha256 against the manifest, unless a stamp says this very content was checked
+    (or `force`); a mismatch is a one-line error naming the file. Returns the files hashed."""
+    root = Path(root)
+    files = manifest["files"]
+    stamp = {"manifest_sha256": hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest(),
+             "files": _signature(root, files)}
+    key = (str(root.resolve()), json.dumps(stamp, sort_keys=True))
+    path = _stamp_path(root)
+    if not force:
+        if key in _checked:
+            return 0
+        try:
+            if json.loads(path.read_text()) == stamp:
+                _checked.add(key)
+                return 0
+        except (OSError, ValueError):
+            pass
+    for name, entry in tqdm(sorted(files.items()), desc=f"verify {root.name}", unit="file", dynamic_ncols=True,
+                            leave=False):
+        digest = sha256(root / name)
+        if digest != entry["sha256"]:
+            raise UserError(f"{root / name}: sha256 {digest[:16]}... does not match the manifest's "
+                            f"{entry['sha256'][:16]}... (corrupted); restore it with 'dvc checkout' or re-shard")
+    _checked.add(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(stamp, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no cache directory: the next process hashes again
+    return len(files)
+
+
 class ShardReader:
     """O(1) random access to batch i of a type, without reading the data set into memory.
 
@@ -34,7 +95,7 @@ class ShardReader:
     converts them (on the GPU when there is one).
     """
 
-    def __init__(self, root: str | Path, split: str):
+    def __init__(self, root: str | Path, split: str, check: bool = True):
         self.root = Path(root)
         path = self.root / MANIFEST
         if not path.is_file():
@@ -60,6 +121,8 @@ class ShardReader:
         prefix = f"{split}."
         self.labels = {name[len(prefix):-len(".npy")]: np.asarray(self._open(name))
                        for name in sorted(self.manifest["files"]) if name.startswith(prefix)}
+        if check:
+            check_contents(self.root, self.manifest)
         types = self.labels.get("batch_type", np.zeros(0, np.int8))
         self._positions = {t: np.flatnonzero(types == k) for k, t in enumerate(self.batch_types)}
 

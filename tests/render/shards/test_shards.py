@@ -1,6 +1,7 @@
 """Shards: byte-identity, O(1) random access matching the rendered chunks, and every corruption
 case stopping with one line that names the file."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -9,10 +10,11 @@ import pytest
 from render.chunks import read_npz
 from render.errors import UserError
 from render.shards.config import ShardParams
-from render.shards.reader import ShardReader
+from render.shards import reader as reader_module
+from render.shards.reader import ShardReader, check_contents
 from render.shards.verify import verify
 from render.shards.writer import write_shards
-from tests.conftest import run_dcign, tiny_params, tree_digest, write_params
+from tests.conftest import run_dcign, tiny_params, train_tiny, tree_digest, write_params
 
 
 @pytest.fixture(scope="module")
@@ -108,15 +110,28 @@ def test_truncated_shard(damaged):
     assert str(first_shard(damaged)) in expect_error(damaged, "truncated")
 
 
-def test_corrupted_shard_passes_open_but_fails_verify(damaged):
-    path = first_shard(damaged)
+@pytest.mark.parametrize("name", ["train-00000.images.npy", "train.azimuth.npy", "test.identity.npy"])
+def test_a_flipped_byte_or_an_edited_label_is_refused_where_the_data_is_used(damaged, name, tmp_path):
+    path = damaged / name
     data = bytearray(path.read_bytes())
-    data[-100] ^= 0xFF
+    data[-3] ^= 0x01  # the same size: only the contents tell
     path.write_bytes(bytes(data))
-    ShardReader(damaged, "train")  # same size: opening cannot tell
+    assert str(path) in expect_error(damaged, "does not match the manifest's")
     assert str(path) in expect_error(damaged, "does not match the manifest", check=verify)
     proc = run_dcign("verify", damaged)
     assert proc.returncode == 2 and "corrupted" in proc.stderr.strip().splitlines()[-1]
+    proc = train_tiny(tmp_path, damaged, tmp_path / "m")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith(f"dcign: error: {path}: sha256 ")
+
+
+def test_a_checked_directory_is_hashed_again_only_when_a_file_changes(damaged):
+    manifest = json.loads((damaged / "manifest.json").read_text())
+    assert check_contents(damaged, manifest, force=True) == len(manifest["files"])
+    reader_module._checked.clear()  # as a new process: only the stamp in the cache remains
+    assert check_contents(damaged, manifest) == 0
+    os.utime(first_shard(damaged), ns=(1, 1))
+    reader_module._checked.clear()
+    assert check_contents(damaged, manifest) == len(manifest["files"])
 
 
 @pytest.mark.parametrize("version, words", [(99, "format_version 99 is newer"), (1, "format_version 1 is older")])
