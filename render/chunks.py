@@ -2,8 +2,9 @@
 
 A chunk is one uncompressed .npz: loadable without pickle, byte-identical for identical content
 (sorted members, fixed zip timestamps), written atomically so an interrupted run leaves only whole
-chunks behind. Besides its batches it records the fingerprint it was rendered with, which only a
-resumed render reads (render.jobs.resume); shards leave it out.
+chunks behind. Besides its batches it records the fingerprint it was rendered with and its own
+name, which only a resumed render reads (render.jobs.resume): a chunk is kept only where it was
+written, for the same parameters and code, with every member's zip CRC intact. Shards leave them out.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from render.errors import UserError
 FORMAT_VERSION = 1
 INFO_FILE = "render_info.json"
 # Members that describe the chunk itself rather than its images.
-BOOKKEEPING = ("fingerprint", "batch_index")
+BOOKKEEPING = ("fingerprint", "batch_index", "chunk")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -58,14 +59,18 @@ def read_npz(path: Path) -> dict:
         raise UserError(f"{path}: unreadable chunk ({e}); delete it and re-run the render to redo it") from None
 
 
-def chunk_fingerprint(path: Path) -> str | None:
-    """The fingerprint a finished chunk was rendered with, or None if it is not usable."""
+def chunk_stamp(path: Path) -> tuple[str, str] | None:
+    """(fingerprint, chunk name) a finished chunk records, or None if it is not usable (damaged: a
+    member's CRC fails; or written before chunks recorded their names)."""
     try:
         with zipfile.ZipFile(path) as zf:
             if zf.testzip() is not None:
                 return None
-            with zf.open("fingerprint.npy") as f:
-                return str(np.lib.format.read_array(f, allow_pickle=False))
+            values = []
+            for member in ("fingerprint.npy", "chunk.npy"):
+                with zf.open(member) as f:
+                    values.append(str(np.lib.format.read_array(f, allow_pickle=False)))
+            return values[0], values[1]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
         return None
 
@@ -76,6 +81,7 @@ def chunk_bytes(source, chunk, fingerprint: str) -> bytes:
     arrays = {key: np.stack([p[key] for p in parts]) for key in parts[0]}
     arrays["batch_index"] = np.arange(chunk.first, chunk.first + chunk.count, dtype=np.int64)
     arrays["fingerprint"] = np.array(fingerprint)
+    arrays["chunk"] = np.array(chunk.name)
     return npz_bytes(arrays)
 
 

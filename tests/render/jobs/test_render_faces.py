@@ -15,7 +15,7 @@ def test_one_and_two_workers_give_byte_identical_files(rendered_faces, tmp_path)
     params = write_params(tmp_path / "params.yaml", tiny_params())
     run_dcign("render", "faces", "--params", params, "--out", tmp_path / "out", "--workers", 1, check=True)
     one, two = tree_digest(tmp_path / "out"), tree_digest(rendered_faces)
-    assert len(one) == 1 + 10  # render_info.json + one chunk per batch of the tiny profile
+    assert len(one) == 2 + 10  # the output marker, render_info.json and one chunk per batch of the tiny profile
     assert one == two
 
 
@@ -58,6 +58,23 @@ def test_interrupted_render_resumes_without_redoing_finished_chunks(rendered_fac
     proc = run_dcign("render", "faces", "--params", params, "--out", out, "--workers", 1, check=True)
     assert "resuming: 9 of 10 chunks already rendered" in proc.stdout
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
+    assert tree_digest(out) == expected
+
+
+def test_a_resume_redoes_chunks_that_are_damaged_or_not_where_they_were_written(rendered_faces, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(rendered_faces, out)
+    expected = tree_digest(out)
+    (out / "render_info.json").unlink()
+    shutil.copy(out / "train" / "azimuth-00000.npz", out / "train" / "azimuth-00001.npz")  # well-formed, same params
+    shutil.copy(out / "test" / "light-00000.npz", out / "test" / "elevation-00000.npz")
+    flipped = out / "train" / "intrinsic-00000.npz"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    params = write_params(tmp_path / "params.yaml", tiny_params())
+    proc = run_dcign("render", "faces", "--params", params, "--out", out, "--workers", 1, check=True)
+    assert "resuming: 7 of 10 chunks already rendered" in proc.stdout
     assert tree_digest(out) == expected
 
 
