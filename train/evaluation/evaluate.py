@@ -118,8 +118,8 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     latent_map = {"model": str(model_dir), "dataset": cfg["dataset"],
                   "factors": {t: {"readout": reads[t].as_dict(), "unit": schema.unit(t),
-                                  "range": [float(test["labels"][schema.factor(t)].min()),
-                                            float(test["labels"][schema.factor(t)].max())]}
+                                  "range": [float(min(schema.grid(schema.factor(t)))),
+                                            float(max(schema.grid(schema.factor(t))))]}
                               for t in extrinsic}}
     (out / "latent_map.json").write_text(json.dumps(latent_map, indent=2, sort_keys=True) + "\n")
     write_report(out, cfg, metrics, figures)

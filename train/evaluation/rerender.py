@@ -8,27 +8,61 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from render.errors import UserError
 from train.checkpoints import load_model
 from train.evaluation.readout import Readout
 
 SWEEP_FRAMES = 24
+MIN_SIDE = 32  # pixels: a smaller image holds too little to encode; upsampling it would only blur
+LUMA = np.array([0.21, 0.72, 0.07], np.float32)  # the renderer's grayscale
+
+
+def gray_of(image: Image.Image, path: Path) -> np.ndarray:
+    """An image of any mode as grayscale in [0, 1], as the renders are: 8- or 16-bit integers by
+    their full range, floats as they are when within [0, 1] (else refused), transparency composited
+    on white (the renders' background)."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(image, dtype=np.float32) / 65535
+    if mode == "I":  # 32-bit integers: what PIL opens 16-bit PNGs as
+        values = np.asarray(image, dtype=np.float64)
+        top = 255 if values.max() <= 255 else 65535 if values.max() <= 65535 else None
+        if top is None or values.min() < 0:
+            raise UserError(f"{path}: 32-bit integer pixels from {values.min():g} to {values.max():g}; expected "
+                            "8- or 16-bit values (0..255 or 0..65535)")
+        return (values / top).astype(np.float32)
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+            raise UserError(f"{path}: floating-point pixels from {np.nanmin(values):g} to {np.nanmax(values):g}; "
+                            "expected values in [0, 1]")
+        return values
+    if "A" in mode or "transparency" in image.info:
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image.convert("RGBA"))
+    return np.asarray(image.convert("RGB"), dtype=np.float32) @ LUMA / 255
 
 
 def load_image(path: Path, size: int = 150) -> torch.Tensor:
-    """Any image -> centre square crop -> size x size grayscale (0.21 R + 0.72 G + 0.07 B) in [0, 1]."""
+    """Any image -> upright (EXIF) -> centre square crop -> size x size grayscale in [0, 1]."""
     try:
-        image = Image.open(path).convert("RGB")
-    except (OSError, ValueError) as e:
+        with Image.open(path) as opened:
+            opened.seek(0)  # the first frame of an animation or a multi-page file
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise UserError(f"{path}: not a readable image ({e})") from None
     w, h = image.size
     side = min(w, h)
-    image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
-    rgb = np.asarray(image.resize((size, size), Image.LANCZOS), dtype=np.float32) / 255
-    gray = rgb @ np.array([0.21, 0.72, 0.07], np.float32)
-    return torch.from_numpy(gray)[None, None]
+    if side < MIN_SIDE:
+        raise UserError(f"{path}: {w}x{h} pixels; expected at least {MIN_SIDE} pixels on each side")
+    gray = gray_of(image, path)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = Image.fromarray(np.ascontiguousarray(gray[top:top + side, left:left + side], dtype=np.float32))
+    resized = np.asarray(square.resize((size, size), Image.LANCZOS), dtype=np.float32).clip(0, 1)
+    return torch.from_numpy(resized)[None, None]
 
 
 def parse_sets(sets: list[str], latent_map: dict) -> dict:
@@ -41,9 +75,14 @@ def parse_sets(sets: list[str], latent_map: dict) -> dict:
             values[name] = float(value)
         except ValueError:
             values[name] = float("nan")
+        entry = latent_map["factors"][name]
         if not np.isfinite(values[name]):
-            raise UserError(f"--set {item}: expected a finite number after '=' "
-                            f"({latent_map['factors'][name]['unit']})")
+            raise UserError(f"--set {item}: expected a finite number after '=' ({entry['unit']})")
+        lo, hi = entry["range"]
+        circular = entry["readout"]["period"] > 0
+        if not circular and not lo - 1e-9 <= values[name] <= hi + 1e-9:
+            raise UserError(f"--set {item}: outside the range this model was trained and tested on; expected "
+                            f"{lo:g}..{hi:g} {entry['unit']}")
     return values
 
 
