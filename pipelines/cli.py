@@ -1,16 +1,18 @@
 """`dcign`: the one command-line entry point; DVC stages call it too.
 
-User errors (bad params, broken model files, missing EGL) end the run with one line on
-stderr and exit status 2; finished work stays on disk.
+User errors (bad params, broken model files, missing EGL) and the system's (a full disk, a file
+that cannot be read or written) end the run with one line on stderr and exit status 2; Ctrl-C and
+`kill` end it with one line and 130 (143 for kill); finished work stays on disk either way.
 """
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
 from pathlib import Path
 
 from render.errors import UserError
-from render.outputs import COMPARE, EVALUATE, output_dir
 from render.schema import SCHEMAS
 
 
@@ -53,9 +55,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> None:
     from train.evaluation.evaluate import evaluate
 
-    with output_dir(args.out, EVALUATE):
-        metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset,
-                           baseline=Path(args.baseline) if args.baseline else None)
+    metrics = evaluate(Path(args.model), Path(args.data), Path(args.out), preset=args.preset,
+                       baseline=Path(args.baseline) if args.baseline else None)
     r = ", ".join(f"{t} r={v['pearson_r']:+.2f}" if "pearson_r" in v else f"{t} median error {v['median_error_deg']:.1f} deg"
                   for t, v in metrics["equivariance"].items())
     print(f"dcign: test MSE {metrics['reconstruction']['mse']:.5f}; {r}; identity top-1 {metrics['identity']['top1']:.2f}; "
@@ -65,8 +66,7 @@ def cmd_evaluate(args) -> None:
 def cmd_compare(args) -> None:
     from train.evaluation.evaluate import compare
 
-    with output_dir(args.out, COMPARE):
-        metrics = compare(Path(args.model), Path(args.baseline), Path(args.data), Path(args.out))
+    metrics = compare(Path(args.model), Path(args.baseline), Path(args.data), Path(args.out))
     cells = ", ".join(f"{k} {v['novel_view_mse']:.5f}" for k, v in metrics["novel_view"].items())
     print(f"dcign: novel-view MSE {cells}; report in {Path(args.out) / 'report.md'}")
 
@@ -228,15 +228,36 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
     args.argv = argv
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = args.func(args)
     except UserError as e:
         print(f"dcign: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("dcign: interrupted; finished chunks are kept, re-run the same command to resume", file=sys.stderr)
-        return 130
+    except OSError as e:
+        print(f"dcign: error: {describe_os_error(e)}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as e:
+        print("dcign: interrupted; finished work (chunks, checkpoints) is kept: re-run the same command to resume",
+              file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     return code or 0
+
+
+class Terminated(Exception):
+    """SIGTERM (`kill`), raised in the main thread so that pools and files close as on Ctrl-C."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
+def describe_os_error(e: OSError) -> str:
+    """An error of the system in one line: what, where, and what to do about a full disk."""
+    where = f"{e.filename}: " if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}no space left on the device; free some and re-run the same command (finished work is kept)"
+    return f"{where}{e.strerror or e}"
 
 
 if __name__ == "__main__":

@@ -44,8 +44,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:  # a full disk: leave no partial file, and name the one that did not fit
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def read_npz(path: Path) -> dict:
@@ -89,9 +93,13 @@ def read_info(out_dir: Path) -> dict:
     path = Path(out_dir) / INFO_FILE
     if not path.is_file():
         raise UserError(f"{path}: not found; expected a finished render (run 'dcign render <dataset>' first)")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: damaged ({e}); re-run 'dcign render' to rewrite it (finished chunks are kept)") from None
 
 
 def write_info(out_dir: Path, info: dict) -> None:
-    """render_info.json: sorted keys, no timestamps, so identical data gives identical bytes."""
-    (Path(out_dir) / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    """render_info.json: sorted keys, no timestamps, so identical data gives identical bytes;
+    written atomically, so a full disk never leaves a partial one."""
+    write_atomic(Path(out_dir) / INFO_FILE, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())

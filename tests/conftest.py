@@ -142,3 +142,24 @@ def chair_shards(tmp_path_factory) -> Path:
     run_dcign("render", "chairs", "--params", params, "--out", root / "rendered", "--workers", 1, check=True)
     run_dcign("shard", "--in", root / "rendered", "--out", root / "shards", "--params", params, check=True)
     return root / "shards"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real small disk that fills up: a tmpfs of the given size, unmounted after the test (mounting
+    needs root; without it the test is skipped with the reason)."""
+    mounts = []
+
+    def make(size: str) -> Path:
+        mount = tmp_path / f"disk-{len(mounts)}"
+        mount.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or 'mount failed'})")
+        mounts.append(mount)
+        return mount
+
+    yield make
+    for mount in mounts:
+        subprocess.run(["umount", str(mount)], check=False)

@@ -12,6 +12,7 @@ pickle by object identity, so a resumed run would write other bytes than an unin
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -49,6 +50,20 @@ def current_names(weights: dict) -> dict:
         old = next((o for o in _PAIRED_DECODER if key.startswith(o)), None)
         renamed[_PAIRED_DECODER[old] + key[len(old):] if old else key] = value
     return renamed
+
+
+def save_tensors(tensors: dict, path: Path) -> None:
+    """safetensors' save_file, whose I/O failures (a full disk) become the OSError they are."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        save_file(tensors, str(path))
+    except SafetensorError as e:
+        path.unlink(missing_ok=True)
+        full = "os error 28" in str(e)
+        raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device" if full else str(e),
+                      str(path)) from None
 
 
 def _weights(model: DCIGN) -> dict:
@@ -110,15 +125,13 @@ class RunDir:
     def save(self, step: int, model: DCIGN, optimizer, rngs: list, noises: list) -> None:
         """Write into a temp directory, then rename: a kill leaves the previous checkpoint whole.
         `rngs` and `noises` are the states of every stream of the run, in stream order."""
-        from safetensors.torch import save_file
-
         final = self.out / f"{CHECKPOINT_PREFIX}{step:08d}"
         tmp = self.out / f".tmp-{final.name}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        save_file(_weights(model), str(tmp / "model.safetensors"))
+        save_tensors(_weights(model), tmp / "model.safetensors")
         tensors, values = _state_files(step, optimizer, noises)
-        save_file(tensors, str(tmp / "state.safetensors"))
+        save_tensors(tensors, tmp / "state.safetensors")
         (tmp / "state.json").write_text(json.dumps(values, sort_keys=True))
         (tmp / "rng.json").write_text(json.dumps(rngs))
         (tmp / "config.json").write_text(json.dumps(self.cfg.as_dict(), sort_keys=True))
@@ -147,28 +160,26 @@ class RunDir:
                 return f"{name} does not match its checksum"
         return None
 
-    def newest_intact(self, paths: list[Path]) -> Path | None:
-        """The newest of `paths` that is intact; damaged newer ones are removed (they are this run's
-        own, and a later save of the same step could not replace them), each with one line."""
-        for path in reversed(paths):
-            reason = self.damage(path)
-            if reason is None:
-                return path
-            print(f"dcign: {path} is damaged ({reason}); removed, falling back to the checkpoint before it",
-                  flush=True)
-            shutil.rmtree(path)
-        return None
-
     def resumable(self, restart_if_changed: bool = False) -> list[Path]:
         """Finished checkpoints of this very run (same config and data) at or before `steps`.
         Checkpoints of a different run (another config or other data) stop with an error naming the
         difference, or with `restart_if_changed` (the DVC stage: its old outputs are in the DVC
         cache) are removed with the rest of that run, so they can never be resumed by mistake. This
-        run trained beyond `steps` (steps lowered) stops with an error: nothing of it is removed."""
+        run trained beyond `steps` (steps lowered) stops with an error: nothing of it is removed. A
+        damaged checkpoint (`damage`) is removed with one line, so the run falls back to the newest
+        intact one (a later save of the same step could not replace it)."""
         mine, other = [], []
         for path in self.checkpoints():
-            run = path / "run.json"
-            saved = json.loads(run.read_text()) if run.exists() else {}
+            reason = self.damage(path)
+            if reason is not None:
+                print(f"dcign: {path} is damaged ({reason}); removed, falling back to the checkpoint before it",
+                      flush=True)
+                shutil.rmtree(path)
+                continue
+            try:
+                saved = json.loads((path / "run.json").read_text())
+            except (OSError, ValueError):
+                saved = {}
             if saved == self.identity():
                 mine.append(path)
             else:
@@ -229,18 +240,28 @@ class RunDir:
 
     def save_final(self, model: DCIGN) -> None:
         """The trained model: weights and config, what `load_model` reads."""
-        from safetensors.torch import save_file
-
-        save_file(_weights(model), str(self.out / "model.safetensors"))
+        save_tensors(_weights(model), self.out / "model.safetensors")
         (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
-    """A trained model (in eval mode) and its config."""
+    """A trained model (in eval mode) and its config; a directory without a finished model or with
+    damaged files is a one-line error."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     model_dir = Path(model_dir)
-    cfg = json.loads((model_dir / "config.json").read_text())
-    model = DCIGN(ModelConfig(feature_maps=cfg["feature_maps"], latent_dim=cfg["latent_dim"]))
-    model.load_state_dict(current_names(load_file(str(model_dir / "model.safetensors"), device=device)))
+    if not (model_dir / "model.safetensors").is_file() or not (model_dir / "config.json").is_file():
+        unfinished = any(model_dir.glob(f"{CHECKPOINT_PREFIX}*"))
+        raise UserError(f"{model_dir}: no trained model (model.safetensors and config.json); " + (
+            "its training has not finished: resume it with the same 'dcign train' command" if unfinished else
+            "expected the --out directory of a finished 'dcign train'"))
+    try:
+        cfg = json.loads((model_dir / "config.json").read_text())
+        model = DCIGN(ModelConfig(feature_maps=cfg["feature_maps"], latent_dim=cfg["latent_dim"]))
+        weights = current_names(load_file(str(model_dir / "model.safetensors"), device=device))
+        model.load_state_dict(weights)
+    except (ValueError, KeyError, TypeError, SafetensorError, RuntimeError) as e:
+        raise UserError(f"{model_dir}: damaged model files ({str(e).splitlines()[0][:200]}); "
+                        "train it again or restore it with 'dvc checkout'") from None
     return model.eval(), cfg

@@ -193,8 +193,8 @@ class Trainer:
         resume_from = None
         if main:  # rank 0 decides what to resume (and removes other runs); the others follow
             out.mkdir(parents=True, exist_ok=True)
-            intact = self.run_dir.newest_intact(self.run_dir.resumable(restart_if_changed))
-            resume_from = str(intact) if intact else None
+            existing = self.run_dir.resumable(restart_if_changed)
+            resume_from = str(existing[-1]) if existing else None
         resume_from = from_main(self.ranks, resume_from)
         if resume_from:
             self.load_checkpoint(Path(resume_from))

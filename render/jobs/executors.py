@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +23,9 @@ def _init_worker(factory: Callable, factory_args: tuple, out_dir: str, fingerpri
     if not single_process:
         # Cores are shared out between processes; llvmpipe's own threads would oversubscribe them.
         os.environ["LP_NUM_THREADS"] = "1"
+        # Ctrl-C reaches every process of the terminal: the parent alone handles it (it terminates
+        # the pool), so workers print no traceback of their own.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker.clear()
     _worker.update(source=factory(*factory_args), out_dir=Path(out_dir), fingerprint=fingerprint)
 

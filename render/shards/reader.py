@@ -104,6 +104,10 @@ class ShardReader:
             self.manifest = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise UserError(f"{path}: not valid JSON ({e})") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"{path}: unreadable ({e})") from None
+        if not isinstance(self.manifest, dict):
+            raise UserError(f"{path}: expected a JSON object written by 'dcign shard'")
         version = self.manifest.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise UserError(f"{path}: format_version {version!r} is newer than this dcign reads ({FORMAT_VERSION}); "
@@ -111,12 +115,20 @@ class ShardReader:
         if version < FORMAT_VERSION:
             raise UserError(f"{path}: format_version {version} is older than this dcign reads ({FORMAT_VERSION}); "
                             "re-run 'dcign shard' (or 'dvc repro') to rewrite it")
+        try:
+            self._open_split(split, check)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise UserError(f"{path}: a field is missing or of the wrong type ({type(e).__name__}: {e}); expected "
+                            "a manifest written by 'dcign shard' (re-run it)") from None
+
+    def _open_split(self, split: str, check: bool) -> None:
         if split not in self.manifest["splits"]:
-            raise UserError(f"{path}: no split {split!r}; expected one of {sorted(self.manifest['splits'])}")
+            raise UserError(f"{self.root / MANIFEST}: no split {split!r}; expected one of "
+                            f"{sorted(self.manifest['splits'])}")
         self.split = split
-        self.batch_types = self.manifest["batch_types"]
+        self.batch_types = list(self.manifest["batch_types"])
         meta = self.manifest["splits"][split]
-        self.per_shard = meta["batches_per_shard"]
+        self.per_shard = int(meta["batches_per_shard"])
         self.shards = [self._open(f"{split}-{s:05d}.images.npy") for s in range(meta["shards"])]
         prefix = f"{split}."
         self.labels = {name[len(prefix):-len(".npy")]: np.asarray(self._open(name))

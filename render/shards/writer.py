@@ -57,6 +57,19 @@ def _batches_of(rendered: Path, info: dict, split: str):
                 key: value[row] for key, value in data.items() if key not in BOOKKEEPING}
 
 
+def _allocated(path: Path, shape: tuple) -> np.memmap:
+    """A uint8 .npy memory map whose disk blocks are reserved up front: a full disk is then an
+    OSError here, not a SIGBUS when a page of a sparse file is first written."""
+    try:
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+        with open(path, "r+b") as f:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+    except OSError as e:
+        path.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path.with_name(path.name.lstrip(".").removesuffix(".partial")))) from None
+    return array
+
+
 def write_shards(rendered: Path, out: Path, sp: ShardParams) -> dict:
     """Pack a finished render into shards; returns the manifest."""
     rendered, out = Path(rendered), Path(out)
@@ -74,8 +87,7 @@ def write_shards(rendered: Path, out: Path, sp: ShardParams) -> dict:
         n = len(keys)
         labels: dict = {}
         shard_count = (n + per_shard - 1) // per_shard
-        shards = [np.lib.format.open_memmap(out / f".{split}-{s:05d}.images.npy.partial", mode="w+", dtype=np.uint8,
-                                            shape=(min(per_shard, n - s * per_shard), b, h, w))
+        shards = [_allocated(out / f".{split}-{s:05d}.images.npy.partial", (min(per_shard, n - s * per_shard), b, h, w))
                   for s in range(shard_count)]
         for t, i, arrays in tqdm(_batches_of(rendered, info, split), total=n, desc=f"shard {split}", unit="batch",
                                  dynamic_ncols=True):

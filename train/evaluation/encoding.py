@@ -7,10 +7,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from render.errors import UserError
 from render.shards.reader import ShardReader
 from train.data import to_batch
 
 CPU = torch.device("cpu")
+
+
+def check_dataset(cfg: dict, model_dir, reader: ShardReader) -> None:
+    """A model is evaluated on the dataset it was trained on (another's factors mean nothing to it)."""
+    found = reader.manifest.get("dataset")
+    if cfg.get("dataset") != found:
+        raise UserError(f"{model_dir}: a {cfg.get('dataset')} model, but {reader.root} holds {found} shards; "
+                        f"expected the {cfg.get('dataset')} shards it was trained on")
 
 
 def batches_of(reader: ShardReader, batch_type: str, max_batches: int | None = None) -> int:

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from render.errors import UserError
+from render.outputs import COMPARE, EVALUATE, output_dir
 from render.schema import INTRINSIC
 from render.shards.reader import ShardReader
 from train.checkpoints import load_model
 from train.data import DataSchema, to_batch
-from train.evaluation.encoding import CPU, encode_split
+from train.evaluation.encoding import CPU, check_dataset, encode_split
 from train.evaluation.figures import grid_png, scatter_png, sweep_gif, sweep_images, sweep_strength
 from train.evaluation.metrics import all_metrics
 from train.evaluation.novel_views import VIEW_TYPE, baseline_view, fit_quality, novel_view_table, view_readout
@@ -66,8 +67,16 @@ def factor_figures(model, test: dict, read: Readout, t: str, factor: str, unit: 
 
 def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_batches: int | None = None,
              seed: int = 0, baseline: Path | None = None) -> dict:
+    """`dcign evaluate`, holding `out` for its run (render/outputs.py)."""
+    with output_dir(out, EVALUATE):
+        return _evaluate(model_dir, data, Path(out), preset, max_batches, seed, baseline)
+
+
+def _evaluate(model_dir: Path, data: Path, out: Path, preset: str, max_batches: int | None, seed: int,
+              baseline: Path | None) -> dict:
     model, cfg = load_model(model_dir)
     reader = ShardReader(data, "test")
+    check_dataset(cfg, model_dir, reader)
     schema = DataSchema.of(reader)
     types, extrinsic = list(schema.batch_types), schema.extrinsic
     out = Path(out)
@@ -129,7 +138,13 @@ def evaluate(model_dir: Path, data: Path, out: Path, preset: str = "fast", max_b
 def compare(model_dir: Path, baseline_dir: Path, data: Path, out: Path, max_batches: int | None = None) -> dict:
     """`dcign compare`: the novel-view comparison alone, as its own pipeline stage (it depends on
     both models, the per-model evaluations on one each)."""
+    with output_dir(out, COMPARE):
+        return _compare(model_dir, baseline_dir, data, Path(out), max_batches)
+
+
+def _compare(model_dir: Path, baseline_dir: Path, data: Path, out: Path, max_batches: int | None) -> dict:
     model, cfg = load_model(model_dir)
+    check_dataset(cfg, model_dir, ShardReader(data, "test"))
     if VIEW_TYPE not in cfg["latents"]:
         raise UserError(f"{model_dir}: a {cfg['dataset']} model has no {VIEW_TYPE} latent to compare")
     out = Path(out)

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from render.errors import UserError
 from render.shards.reader import ShardReader
 from train.checkpoints import load_model
 from train.data import DataSchema, to_batch
-from train.evaluation.encoding import CPU, batches_of, encode_split
+from train.evaluation.encoding import CPU, batches_of, check_dataset, encode_split
 from train.evaluation.figures import grid_png
 from train.evaluation.probes import unit_of
 from train.evaluation.readout import Readout, median_error_deg
@@ -91,6 +92,10 @@ def novel_view_table(views: dict, data: Path, out: Path, max_batches=None) -> di
 
 def baseline_view(baseline_dir: Path, data: Path, max_batches=None) -> tuple:
     """The entangled baseline's entry for `novel_view_table`, its view latent chosen the paper's way."""
-    baseline, _ = load_model(baseline_dir)
+    baseline, cfg = load_model(baseline_dir)
+    if cfg.get("mode") != "entangled":
+        raise UserError(f"{baseline_dir}: a {cfg.get('mode')} model; expected the entangled baseline "
+                        "(a model trained with mode: entangled)")
     reader = ShardReader(data, "train")
+    check_dataset(cfg, baseline_dir, reader)
     return (baseline, *view_readout(baseline, reader, DataSchema.of(reader), None, max_batches))

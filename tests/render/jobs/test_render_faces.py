@@ -99,7 +99,9 @@ def test_broken_model_file_is_one_clear_line(tmp_path):
     assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in proc.stderr
 
 
-def test_ctrl_c_keeps_finished_chunks_and_the_rerun_completes_them(tmp_path):
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_keeps_finished_chunks_and_the_rerun_completes_them(tmp_path, how):
+    import os
     import signal
     import subprocess
     import sys
@@ -112,17 +114,22 @@ def test_ctrl_c_keeps_finished_chunks_and_the_rerun_completes_them(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "render", "faces", "--params", str(params),
                              "--out", str(out), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             # a shell's background job ignores SIGINT, and children inherit that
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(out.glob("*/*.npz")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    if how == "ctrl-c":  # a terminal signals the whole process group: the workers too
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the render finished before it could be interrupted")
-    assert proc.returncode == 130 and "re-run the same command to resume" in err
+    assert proc.returncode == (130 if how == "ctrl-c" else 143) and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("dcign: interrupted; finished work (chunks, checkpoints) is kept: "
+                                            "re-run the same command to resume")
     assert not (out / "render_info.json").exists()
     finished = len(list(out.glob("*/*.npz")))
     assert 0 < finished < 40

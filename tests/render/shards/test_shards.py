@@ -149,6 +149,21 @@ def test_shape_not_matching_the_manifest(damaged):
     assert "manifest says" in expect_error(damaged, "train-00000.images.npy")
 
 
+@pytest.mark.parametrize("edit, words", [
+    (lambda m: m.pop("batch_types"), "manifest.json: a field is missing or of the wrong type (KeyError: 'batch_types')"),
+    (lambda m: m["splits"]["train"].pop("batches_per_shard"), "(KeyError: 'batches_per_shard')"),
+    (lambda m: m.update(files=[]), "manifest.json: a field is missing or of the wrong type (AttributeError"),
+    (lambda m: m["files"]["train.azimuth.npy"].update(size="big"), "train.azimuth.npy: 224 bytes, expected big"),
+])
+def test_a_manifest_with_a_field_missing_or_of_the_wrong_type_is_one_line(damaged, edit, words):
+    manifest = json.loads((damaged / "manifest.json").read_text())
+    edit(manifest)
+    (damaged / "manifest.json").write_text(json.dumps(manifest))
+    expect_error(damaged, words)
+    (damaged / "manifest.json").write_text("[1, 2]")
+    expect_error(damaged, "expected a JSON object written by 'dcign shard'")
+
+
 def test_missing_manifest(damaged):
     (damaged / "manifest.json").unlink()
     expect_error(damaged, "manifest not found")
