@@ -21,7 +21,10 @@ So, in short: files in the root are separate chairs; a leaf folder below the roo
 OBJs (and only OBJs) is one chair made of parts; put separate OBJ chairs either in the root or
 mixed with other formats/subfolders if they must live in a subfolder. Hidden files and
 directories (name starting with '.') are ignored. Ids are relative POSIX paths, and the result is
-sorted by id, so it never depends on the file system's listing order.
+sorted by id, so it never depends on the file system's listing order. What discovery cannot use is
+reported, never dropped silently: a symlink loop (or a folder reached twice through symlinks), a
+dangling symlink, an unreadable folder, a folder below the root with no mesh file in it (a part
+chair whose files are gone).
 
 Loading (`load_chair`) reads every file of a chair (trimesh as a scene, so multi-object OBJs,
 glTF scenes and parts all merge; .off is parsed here, tolerating ModelNet's ``OFF6586 5534 0``
@@ -87,42 +90,59 @@ def _shapenet_model_file(directory: Path) -> str | None:
     return None
 
 
-def _scan(directory: Path, visited: set[str]) -> tuple[list[str], list[Path]]:
-    """Sorted mesh file names and sorted visible subdirectories of `directory`."""
+def _scan(directory: Path, root: Path, visited: set[str], problems: list) -> tuple[list[str], list[Path]] | None:
+    """Sorted mesh file names and sorted visible subdirectories of `directory`; None (and a
+    problem) for a folder already walked (a symlink loop) or unreadable."""
+    rel = directory.relative_to(root).as_posix()
     real = os.path.realpath(directory)
-    if real in visited:  # symlink loop
-        return [], []
+    if real in visited:
+        problems.append(_problem(rel, "a symlink loop, or a folder reached twice through symlinks"))
+        return None
     visited.add(real)
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        return [], []
+    except OSError as e:
+        problems.append(_problem(rel, f"unreadable folder ({e.strerror})"))
+        return None
     files, dirs = [], []
     for entry in entries:
         if entry.name.startswith("."):
             continue
+        name = Path(entry.path).relative_to(root).as_posix()
         try:
-            if entry.is_dir():
+            if entry.is_symlink() and not os.path.exists(entry.path):
+                problems.append(_problem(name, f"dangling symlink to {os.readlink(entry.path)}"))
+            elif entry.is_dir():
                 dirs.append(Path(entry.path))
             elif entry.is_file() and _is_mesh_file(entry.name):
                 files.append(entry.name)
-        except OSError:
-            continue
+        except OSError as e:
+            problems.append(_problem(name, f"unreadable ({e.strerror})"))
     return files, dirs
 
 
-def _walk(directory: Path, root: Path, visited: set[str], out: list[ChairSource]) -> bool:
-    """Collect the chairs below `directory` into `out`; True when any mesh file lies below it."""
+def _problem(chair_id: str, reason: str) -> dict:
+    return {"chair_id": chair_id, "files": [], "reason": reason}
+
+
+def _walk(directory: Path, root: Path, visited: set[str], out: list[ChairSource], problems: list) -> bool:
+    """Collect the chairs below `directory` into `out` (and what cannot be used into `problems`);
+    True when any mesh file lies below it."""
     rel = directory.relative_to(root).as_posix()
     if directory != root:
         model = _shapenet_model_file(directory)
         if model is not None:
             out.append(ChairSource(rel, (f"{rel}/{model}",)))
             return True
-    files, dirs = _scan(directory, visited)
+    scanned = _scan(directory, root, visited, problems)
+    if scanned is None:
+        return False
+    files, dirs = scanned
     found_below = False
     for sub in dirs:
-        found_below |= _walk(sub, root, visited, out)
+        found_below |= _walk(sub, root, visited, out, problems)
+    if directory != root and not dirs and not files:
+        problems.append(_problem(rel, "no mesh file in this folder"))
     prefix = "" if directory == root else rel + "/"
     is_part_folder = (directory != root and not found_below and len(files) >= 2
                       and all(f.lower().endswith(".obj") for f in files))
@@ -133,13 +153,17 @@ def _walk(directory: Path, root: Path, visited: set[str], out: list[ChairSource]
     return found_below or bool(files)
 
 
-def find_chairs(root) -> list[ChairSource]:
-    """All chairs under `root` (see the module docstring for the layouts), sorted by chair_id."""
+def find_chairs(root, problems: list | None = None) -> list[ChairSource]:
+    """All chairs under `root` (see the module docstring for the layouts), sorted by chair_id;
+    what cannot be used goes to `problems` ({chair_id, files, reason}), sorted by chair_id."""
     root_path = Path(root).expanduser()
     if not root_path.is_dir():
         raise UserError(f"chairs.source: '{root}' is not a directory")
     out: list[ChairSource] = []
-    _walk(root_path, root_path, set(), out)
+    found: list = []
+    _walk(root_path, root_path, set(), out, found)
+    if problems is not None:
+        problems.extend(sorted(found, key=lambda p: p["chair_id"]))
     if not out:
         raise UserError(f"chairs.source: no chair meshes found in '{root}'; supported layouts: "
                         + "; ".join(_LAYOUTS))
@@ -295,6 +319,47 @@ def _one_line(exc: BaseException) -> str:
     return text[:160]
 
 
+def _face_count(path: Path) -> int | None:
+    """The number of faces a file declares or holds, read without parsing it as a mesh (a quick pass
+    over the bytes), or None where the format does not tell (glTF): a file with millions of faces is
+    refused before a parser spends a gigabyte on it. An OBJ polygon counts once, fewer than the
+    triangles it becomes, so a count over the limit is over it after triangulation too."""
+    suffix = path.suffix.lower()
+    if suffix == ".ply":
+        with open(path, "rb") as f:
+            for raw in iter(f.readline, b""):
+                words = raw.split()
+                if words[:2] == [b"element", b"face"] and len(words) == 3 and words[2].isdigit():
+                    return int(words[2])
+                if words[:1] == [b"end_header"] or f.tell() > 1 << 16:
+                    return None
+        return None
+    if suffix == ".stl":
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(84)
+        if len(head) == 84 and size == 84 + 50 * int.from_bytes(head[80:84], "little"):
+            return int.from_bytes(head[80:84], "little")
+        return _count_bytes(path, b"endfacet")
+    if suffix == ".obj":
+        with open(path, "rb") as f:
+            first = f.read(2)
+        return _count_bytes(path, b"\nf ") + (first == b"f ")
+    return None
+
+
+def _count_bytes(path: Path, needle: bytes, block: int = 1 << 24) -> int:
+    """Occurrences of `needle` in a file read in blocks (the last bytes of a block, too short to
+    hold a whole needle, are carried into the next, so none is split or counted twice)."""
+    count, tail = 0, b""
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            data = tail + chunk
+            count += data.count(needle)
+            tail = data[-(len(needle) - 1):]
+    return count
+
+
 def _read_parts(source: ChairSource, root: Path, max_faces: int):
     parts = []
     for rel in source.files:
@@ -303,8 +368,11 @@ def _read_parts(source: ChairSource, root: Path, max_faces: int):
             raise BrokenMesh(f"missing file {rel}")
         if path.suffix.lower() == ".off":
             parts.append(_parse_off(path, max_faces))
-        else:
-            parts.extend(_read_trimesh(path))
+            continue
+        declared = _face_count(path)
+        if declared is not None and declared > max_faces:
+            raise BrokenMesh(f"too many faces: found {declared}, limit {max_faces}")
+        parts.extend(_read_trimesh(path))
     return parts
 
 

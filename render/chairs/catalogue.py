@@ -1,5 +1,6 @@
 """Which chairs exist, which split each belongs to, and how to build one: procedural ids, or the
-usable meshes of a CAD folder (broken ones are listed with their reason, never fatal alone)."""
+usable meshes of a CAD folder (broken ones, and what discovery cannot use, are listed with their
+reason, never fatal alone)."""
 from __future__ import annotations
 
 import hashlib
@@ -63,7 +64,8 @@ class ChairCatalog(Prepared):
     def after_render(self, out_dir: Path) -> None:
         (Path(out_dir) / SKIPPED_FILE).write_text(json.dumps(list(self.skipped), indent=2, sort_keys=True) + "\n")
         if self.skipped:
-            print(f"dcign: skipped {len(self.skipped)} broken chair meshes; reasons in {Path(out_dir) / SKIPPED_FILE}")
+            print(f"dcign: skipped {len(self.skipped)} chair files or folders it cannot use; reasons in "
+                  f"{Path(out_dir) / SKIPPED_FILE}")
 
 
 def build_catalog(cfg: ChairsConfig) -> ChairCatalog:
@@ -76,7 +78,8 @@ def build_catalog(cfg: ChairsConfig) -> ChairCatalog:
 
     root = (Path(cfg.base_dir) / cfg.source).resolve()
     usable, skipped = [], []
-    for source in tqdm(find_chairs(root), desc="check chairs", unit="chair", dynamic_ncols=True):
+    found = find_chairs(root, problems=skipped)
+    for source in tqdm(found, desc="check chairs", unit="chair", dynamic_ncols=True):
         try:
             load_chair(source, root, up=cfg.up_axis, front=cfg.front_axis, max_faces=cfg.max_faces)
             usable.append(source)

@@ -492,3 +492,40 @@ def test_mirroring_scene_node_keeps_winding_outward(tmp_path):
     assert_normalised(out)
     assert len(out.triangles) == 24
     assert signed_volume(out) > 0
+
+
+# --------------------------------------------------------------------------- what discovery cannot use
+
+
+def test_links_loops_and_empty_folders_are_reported_not_dropped(tmp_path):
+    root = tmp_path / "cad"
+    export(box(), root / "good.obj")
+    (root / "loop").mkdir()
+    export(box(), root / "loop" / "inner.obj")
+    (root / "loop" / "back").symlink_to(root / "loop")
+    (root / "gone.obj").symlink_to(tmp_path / "nowhere.obj")
+    (root / "parts" / "chair_7").mkdir(parents=True)
+    problems = []
+    chairs = find_chairs(root, problems=problems)
+    assert [c.chair_id for c in chairs] == ["good.obj", "loop/inner.obj"]
+    assert problems == [
+        {"chair_id": "gone.obj", "files": [], "reason": f"dangling symlink to {tmp_path / 'nowhere.obj'}"},
+        {"chair_id": "loop/back", "files": [], "reason": "a symlink loop, or a folder reached twice through symlinks"},
+        {"chair_id": "parts/chair_7", "files": [], "reason": "no mesh file in this folder"},
+    ]
+
+
+@pytest.mark.parametrize("ext", [".obj", ".ply", ".stl"])
+def test_a_mesh_with_too_many_faces_is_refused_before_it_is_parsed(tmp_path, ext, monkeypatch):
+    sphere = trimesh.creation.icosphere(subdivisions=3)  # 1280 faces
+    export(sphere, tmp_path / f"big{ext}")
+    monkeypatch.setattr(trimesh, "load", lambda *a, **k: pytest.fail("the file was parsed"))
+    assert broken_reason(tmp_path / f"big{ext}", max_faces=1000) == "too many faces: found 1280, limit 1000"
+
+
+def test_the_face_count_of_an_ascii_stl_and_at_block_boundaries(tmp_path):
+    sphere = trimesh.creation.icosphere(subdivisions=2)  # 320 faces
+    write(tmp_path / "a.stl", trimesh.exchange.stl.export_stl_ascii(sphere))
+    assert cad._face_count(tmp_path / "a.stl") == 320
+    export(sphere, tmp_path / "s.obj")
+    assert cad._count_bytes(tmp_path / "s.obj", b"\nf ", block=7) == 320
