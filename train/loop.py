@@ -266,8 +266,9 @@ def train_command(params_path: Path, config_name: str, data: Path, out: Path | N
             open_data(cfg, Path(data), "train")
             with output_dir(out, TRAIN):  # held for the ranks, which it launches
                 return launch(nproc, argv, {HELD_ENV: str(out.resolve())})
-    held = ranks.distributed and not (ranks.main and os.environ.get(HELD_ENV) != str(out.resolve()))
-    with nullcontext() if held else output_dir(out, TRAIN):
+    # one process holds --out: this one, or under torchrun the launching dcign, else (a bare torchrun) rank 0
+    holds = not ranks.distributed or (ranks.main and os.environ.get(HELD_ENV) != str(out.resolve()))
+    with output_dir(out, TRAIN) if holds else nullcontext():
         terms = Trainer(cfg, Path(data), out, ranks).run(restart_if_changed=restart_if_changed)
     if ranks.main:
         print(f"dcign: {cfg.name} trained for {cfg.steps} steps; last losses per image: "

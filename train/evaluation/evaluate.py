@@ -144,12 +144,12 @@ def compare(model_dir: Path, baseline_dir: Path, data: Path, out: Path, max_batc
 
 def _compare(model_dir: Path, baseline_dir: Path, data: Path, out: Path, max_batches: int | None) -> dict:
     model, cfg = load_model(model_dir)
-    check_dataset(cfg, model_dir, ShardReader(data, "test"))
+    reader = ShardReader(data, "train")
+    check_dataset(cfg, model_dir, reader)
     if VIEW_TYPE not in cfg["latents"]:
         raise UserError(f"{model_dir}: a {cfg['dataset']} model has no {VIEW_TYPE} latent to compare")
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    reader = ShardReader(data, "train")
     views = {"dcign": (model, *view_readout(model, reader, DataSchema.of(reader), cfg["latents"][VIEW_TYPE], max_batches)),
              "baseline": baseline_view(Path(baseline_dir), data, max_batches)}
     table = novel_view_table(views, data, out, max_batches)
