@@ -25,6 +25,8 @@ class Factor:
     grid: str  # how params give its values: range (min, max, step) | circle (a count over 360 deg) | list (degrees)
     limit: float = 0.0  # |value| allowed for a range grid, in `unit`
     circular: bool = False  # values wrap around (a full turn)
+    mirror: int = 0  # what flipping the image left-right does to the value: -1 negates it, +1 keeps it,
+    #                  0 no sign rule a single latent could follow (training's mirror term, train/mirror.py)
 
     def format(self, value: float) -> str:
         """A value as a caption: angles in rad to two decimals, degrees whole."""
@@ -55,6 +57,10 @@ class DatasetSchema:
         """Batch type -> the factor it varies (None for the intrinsic type), as manifests record it."""
         return {t: self.factor_of(t) for t in self.batch_types}
 
+    def mirror_signs(self) -> dict:
+        """Extrinsic batch type -> the sign a left-right flip puts on its factor, where it has one."""
+        return {t: self.factors[f].mirror for t, f in self.varies.items() if self.factors[f].mirror}
+
     def default_latents(self, latent_dim: int) -> dict:
         """The paper's assignment: one latent per extrinsic type in order (z1, z2, z3), the intrinsic
         type all the rest."""
@@ -65,15 +71,17 @@ class DatasetSchema:
     def as_dict(self) -> dict:
         """What a render fingerprint covers of the schema: this dataset's entry, no other."""
         return {"name": self.name, "batch_types": list(self.batch_types), "varies": dict(self.varies),
-                "factors": {k: vars(f) for k, f in self.factors.items()}}
+                "factors": {k: {a: v for a, v in vars(f).items() if a != "mirror"} for k, f in self.factors.items()}}
 
     def module(self):
         """The dataset's package: `config(params, where, base_dir)`, `prepare(cfg)` and `Source`."""
         return importlib.import_module(self.package)
 
 
-_AZIMUTH_RANGE = Factor("azimuth", "rad", "az", grid="range", limit=3.141592653589793)
-_ELEVATION_RANGE = Factor("elevation", "rad", "el", grid="range", limit=1.5707963267948966)
+# A face seen from the left, mirrored, is a (mirrored) face seen from the right, lit from the other side
+# at the same height: the flip negates azimuth and light azimuth and keeps elevation.
+_AZIMUTH_RANGE = Factor("azimuth", "rad", "az", grid="range", limit=3.141592653589793, mirror=-1)
+_ELEVATION_RANGE = Factor("elevation", "rad", "el", grid="range", limit=1.5707963267948966, mirror=1)
 
 SCHEMAS = {
     "faces": DatasetSchema(
@@ -84,7 +92,7 @@ SCHEMAS = {
         factors={
             "azimuth": _AZIMUTH_RANGE,
             "elevation": _ELEVATION_RANGE,
-            "light_azimuth": Factor("light_azimuth", "deg", "light", grid="range", limit=180.0),
+            "light_azimuth": Factor("light_azimuth", "deg", "light", grid="range", limit=180.0, mirror=-1),
         },
         frontal_factor="azimuth",
     ),

@@ -38,6 +38,7 @@ class TrainConfig:
     betas: tuple
     kl_weight: float
     kl_warmup_steps: int
+    mirror_weight: float  # 0 = the paper; > 0 ties pose latents to the image's left-right flip (train/mirror.py)
     steps: int
     seed: int
     checkpoint_every: int
@@ -145,13 +146,21 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
     if (not isinstance(betas, list) or len(betas) != 2
             or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
         raise s.error("betas", f" = {betas!r}: expected two numbers in [0, 1)")
+    mode = s.choice("mode", ("clamped", "entangled"))
+    mirror_weight = float(s.number("mirror_weight", lo=0))
+    if mirror_weight and mode == "entangled":
+        raise s.error("mirror_weight", f" = {mirror_weight:g}: the entangled baseline has no factor latents "
+                      "to mirror; expected 0")
+    if mirror_weight and not schema.mirror_signs():
+        raise s.error("mirror_weight", f" = {mirror_weight:g}: no factor of {dataset} has a left-right flip "
+                      "sign a latent could follow; expected 0")
     compile_ = s.get("compile")
     if not isinstance(compile_, bool):
         raise s.error("compile", f" = {compile_!r}: expected true or false")
     return TrainConfig(
         name=name,
         dataset=dataset,
-        mode=s.choice("mode", ("clamped", "entangled")),
+        mode=mode,
         feature_maps=feature_maps,
         latent_dim=latent_dim,
         latents={t: latents[t] for t in types},
@@ -167,6 +176,7 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         betas=(float(betas[0]), float(betas[1])),
         kl_weight=float(s.number("kl_weight", lo=0)),
         kl_warmup_steps=s.number("kl_warmup_steps", integer=True, lo=0),
+        mirror_weight=mirror_weight,
         steps=s.number("steps", integer=True, lo=1),
         seed=s.number("seed", integer=True, lo=0),
         checkpoint_every=s.number("checkpoint_every", integer=True, lo=1),

@@ -29,6 +29,7 @@ from train.clamp import latent_mask
 from train.data import open_data, split_bytes, step_batches, stream_seed, to_float
 from train.device import data_on_gpu, describe_precision, pick_device, uses_bf16
 from train.distributed import Ranks, barrier, check_world, from_main, gather, launch, ranks_from_env, start, stop
+from train.mirror import MirrorTerm, mirror_signs, sampled_rows
 from train.model import DCIGN, count_parameters, loss_terms
 from train.schedule import kl_factor, lr_factor
 
@@ -66,6 +67,8 @@ class TrainStep:
                 model, device_ids=[device.index] if device.type == "cuda" else None)
         self.forward = torch.compile(self.net) if cfg.compile else self.net
         self.kl_weight = cfg.kl_weight
+        self.mirror = MirrorTerm(mirror_signs(cfg.dataset, cfg.latents), device) if cfg.mirror_weight else None
+        self.terms = TERMS + (("mirror",) if self.mirror else ())
 
     def schedule(self, step: int) -> None:
         """Set the learning rate and KL weight of optimiser step `step` (0-based; train/schedule.py)."""
@@ -76,24 +79,31 @@ class TrainStep:
 
     def __call__(self, types: list[str], images: torch.Tensor, noises: list[torch.Generator]) -> torch.Tensor:
         """`types`: the batch type of each of the equal groups of `images` (uint8 (G * B, H, W) on
-        the device), with one noise generator each. Returns (G, 3): each batch's loss, BCE and KL
-        per image, on the device."""
+        the device), with one noise generator each. Returns (G, len(self.terms)): each batch's
+        loss, BCE, KL (and mirror term) per image, on the device."""
         groups = len(types)
         x = to_float(images)
         active = torch.stack([self.masks[t] for t in types]) if self.cfg.mode == "clamped" else None
+        batch = x.shape[0] // groups
+        rows = sampled_rows(groups, batch, self.device) if self.mirror else None
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits, mu, logvar, _ = self.forward(x, active=active, clamp=self.cfg.clamp,
-                                                 strength=self.cfg.invariance_strength / groups, generator=noises,
-                                                 clamped_noise=self.cfg.clamp_noise == "per_sample")
+            out = self.forward(x, active=active, clamp=self.cfg.clamp, strength=self.cfg.invariance_strength / groups,
+                               generator=noises, clamped_noise=self.cfg.clamp_noise == "per_sample",
+                               mirror=rows)
+            logits, mu, logvar = out[:3]
             bce, kl = loss_terms(logits, x, mu, logvar, groups=groups)
+        columns = [bce, kl]
         loss = bce + self.kl_weight * kl
+        if self.mirror:
+            columns.append(self.mirror(*out[4], groups, scale=batch / (len(rows) // groups)))
+            loss = loss + self.cfg.mirror_weight * columns[-1]
         (loss.sum() / groups).backward()
         self.optimizer.step()
-        return torch.stack([loss, bce, kl], 1).detach() / (x.shape[0] // groups)
+        return torch.stack([loss, *columns], 1).detach() / batch
 
 
-TERMS = ("loss", "bce", "kl")  # the columns of a step's losses
+TERMS = ("loss", "bce", "kl")  # the columns of a step's losses (and "mirror" where the term is on)
 
 
 def noise_streams(seeds: list[int], device: torch.device) -> list[torch.Generator]:
@@ -173,10 +183,11 @@ class Trainer:
         per_rank = gather(self.ranks, (acc.cpu().numpy(), counts.copy()))
         sums = sum(a for a, _ in per_rank)
         n = sum(c for _, c in per_rank)
-        terms = {key: float(sums[:, j].sum() / n.sum()) for j, key in enumerate(TERMS)}
+        names = self.train_step.terms
+        terms = {key: float(sums[:, j].sum() / n.sum()) for j, key in enumerate(names)}
         for k, t in enumerate(self.types):
             if n[k]:
-                terms.update({f"{key}_{t}": float(sums[k, j] / n[k]) for j, key in enumerate(TERMS)})
+                terms.update({f"{key}_{t}": float(sums[k, j] / n[k]) for j, key in enumerate(names)})
         return terms
 
     def run(self, progress: bool = True, restart_if_changed: bool = False) -> dict:
@@ -210,7 +221,7 @@ class Trainer:
             if self.step > 0:
                 self.run_dir.truncate_logs(self.step)
         live = Live(str(out / "live"), resume=self.step > 0, dvcyaml=False, save_dvc_exp=False) if main else None
-        acc = torch.zeros(len(self.types), len(TERMS), device=self.device)
+        acc = torch.zeros(len(self.types), len(self.train_step.terms), device=self.device)
         counts = np.zeros(len(self.types), dtype=np.int64)
         index = {t: k for k, t in enumerate(self.types)}
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # the first non-finite step

@@ -118,14 +118,24 @@ class DCIGN(nn.Module):
     def decode_image(self, z):
         return torch.sigmoid(self.decode(z))
 
-    def forward(self, x, active=None, clamp="mean", strength=0.01, generator=None, clamped_noise=True):
+    def forward(self, x, active=None, clamp="mean", strength=0.01, generator=None, clamped_noise=True,
+                mirror=None):
         """Returns (logits, mu, logvar, z). `active` says which latents are free: a list of
         indices for one batch, or a (groups, latent_dim) bool mask for that many equal groups of
         x; all others are clamped on both heads (within each group) before sampling. None = no
         clamping. `generator`: one generator, or a list of one per group, for the noise.
         `clamped_noise`: the clamped latents draw noise per sample like the free ones (the
-        authors' code); without it they are the clamped mean itself (train/clamp.py)."""
-        mu, logvar = self.encode(x)
+        authors' code); without it they are the clamped mean itself (train/clamp.py).
+        `mirror`: row indices of x to encode flipped left-right as well, in the same pass; then
+        (those rows' mu before the clamp, mu of the flipped rows) is appended for the mirror term
+        (train/mirror.py)."""
+        if mirror is not None:
+            n = x.shape[0]
+            mu, logvar = self.encode(torch.cat([x, x[mirror].flip(-1)]))
+            mu, flipped, logvar = mu[:n], mu[n:], logvar[:n]
+            raw = mu[mirror]
+        else:
+            mu, logvar = self.encode(x)
         if active is not None:
             mu = clamp_latents(mu, active, clamp, strength)
             logvar = clamp_latents(logvar, active, clamp, strength)
@@ -139,6 +149,8 @@ class DCIGN(nn.Module):
             free = group_mask(active, mu.shape[1], mu.device)
             z = torch.where(free[:, None], z.reshape(free.shape[0], -1, z.shape[1]),
                             mu.reshape(free.shape[0], -1, mu.shape[1])).reshape(z.shape)
+        if mirror is not None:
+            return self.decode(z), mu, logvar, z, (raw, flipped)
         return self.decode(z), mu, logvar, z
 
 
