@@ -2,14 +2,16 @@
 # Set up everything dcign needs (idempotent; seconds when already done), then run "$@" inside it.
 #   bash pipelines/run.sh dvc repro     # the main job
 #   bash pipelines/run.sh pytest        # the tests
-# Set-up: Mesa EGL system libraries (apt, when missing), a virtual environment at .venv/,
-# torch==2.13.0 (CPU wheel unless an NVIDIA GPU is present), and this project in editable mode with its test and ray extras.
+# Set-up: Mesa EGL system libraries (apt, when missing), a virtual environment at .venv/ holding
+# exactly the locked dependencies (pipelines/locks/: the CPU lock, or the CUDA one where an NVIDIA
+# GPU is present; installed by uv, itself locked; regenerate with bash pipelines/lock.sh), and this
+# project in editable mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv"
-TORCH_VERSION="2.13.0"
+source pipelines/sources.sh
 
 say() { printf 'dcign setup: %s\n' "$*" >&2; }
 
@@ -43,19 +45,31 @@ ensure_venv() {
     fi
     local variant=cpu
     has_cuda && variant=cuda
+    local lock="pipelines/locks/$variant.txt"
     local stamp="$VENV/.dcign-setup"
     local want
-    want="$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16) torch-$TORCH_VERSION-$variant"
+    want="$(cat setup.cfg pyproject.toml pipelines/sources.sh pipelines/locks/*.txt | sha256sum | cut -c1-16) $variant"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
-    local pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-    if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
-        say "installing torch==$TORCH_VERSION ($variant)"
-        "${pip[@]}" install "torch==$TORCH_VERSION"
+    "$VENV/bin/python" -m pip --disable-pip-version-check -q install --require-hashes --no-deps -r pipelines/locks/uv.txt
+    local uv=("$VENV/bin/uv" pip --quiet)
+    local python sources
+    python="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    sources="$(torch_sources "$variant")"
+    if [ "$python" = "$LOCK_PYTHON" ]; then
+        say "installing the locked dependencies ($lock)"
+        # shellcheck disable=SC2086
+        "${uv[@]}" sync --python "$VENV/bin/python" --require-hashes $sources "$lock"
+    else
+        say "the locks are for Python $LOCK_PYTHON and this is $python: installing the newest versions setup.cfg allows," \
+            "not locked (bash pipelines/lock.sh with LOCK_PYTHON=$python in pipelines/sources.sh makes locks for it)"
+        local torch="torch==$TORCH_VERSION"
+        [ "$variant" = cpu ] && torch="$torch+cpu"
+        # shellcheck disable=SC2086
+        "${uv[@]}" install --python "$VENV/bin/python" $sources "$torch" -e ".[test,ray]"
     fi
-    say "installing dcign in editable mode with its dependencies"
-    "${pip[@]}" install -e ".[test,ray]"
+    "${uv[@]}" install --python "$VENV/bin/python" --no-deps -e .
     echo "$want" > "$stamp"
 }
 

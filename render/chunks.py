@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from render.errors import UserError
+from render.files import write_atomic
 
 FORMAT_VERSION = 1
 INFO_FILE = "render_info.json"
@@ -37,19 +37,6 @@ def npz_bytes(arrays: dict) -> bytes:
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue())
     return out.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file + rename: an interrupted run leaves whole files or none."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as e:  # a full disk: leave no partial file, and name the one that did not fit
-        tmp.unlink(missing_ok=True)
-        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def read_npz(path: Path) -> dict:

@@ -20,6 +20,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from render.errors import UserError
+from render.files import write_atomic
 
 MARKER = ".dcign-output"
 LOCK = ".dcign-lock"
@@ -78,9 +79,7 @@ def claim(path: Path, outputs: Outputs) -> None:
         raise UserError(f"{path}: holds {foreign[0]!r}{more}, which `{mine}` did not write; it removes and replaces "
                         "files in its output directory, so it stops: move them or use another --out")
     if owner is None:
-        tmp = path / f".{MARKER}.tmp{os.getpid()}"
-        tmp.write_text(json.dumps({"written_by": mine}) + "\n")
-        os.replace(tmp, path / MARKER)
+        write_atomic(path / MARKER, json.dumps({"written_by": mine}) + "\n")
 
 
 @contextmanager

@@ -10,7 +10,8 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from render.chunks import INFO_FILE, chunk_bytes, write_atomic
+from render.chunks import INFO_FILE, chunk_bytes
+from render.files import write_atomic
 from render.jobs.config import ExecutorConfig
 from render.jobs.plan import Chunk
 from render.jobs.resume import pending_chunks

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from render.chunks import chunk_bytes, write_atomic
+from render.chunks import chunk_bytes
+from render.files import write_atomic
 from render.jobs.config import ExecutorConfig
 from render.jobs.plan import Chunk
 from render.errors import UserError

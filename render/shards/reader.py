@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from render.errors import UserError
+from render.files import write_atomic
 
 # 2: the manifest records each batch type's factor and every factor's unit and grid values
 FORMAT_VERSION = 2
@@ -78,10 +79,7 @@ def check_contents(root: Path, manifest: dict, force: bool = False) -> int:
                             f"{entry['sha256'][:16]}... (corrupted); restore it with 'dvc checkout' or re-shard")
     _checked.add(key)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(stamp, sort_keys=True))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(stamp, sort_keys=True))
     except OSError:
         pass  # no cache directory: the next process hashes again
     return len(files)
