@@ -237,6 +237,9 @@ class RunDir:
             header, *rows = tsv.read_text().splitlines()
             kept = [row for row in rows if int(row.split("\t")[0]) <= step]
             tsv.write_text("\n".join([header, *kept]) + "\n")
+        for image in (self.out / "live" / "plots" / "images").rglob("*.png"):
+            if image.stem.isdigit() and int(image.stem) > step:  # a snapshot of a step not yet reached
+                image.unlink()
 
     def save_final(self, model: DCIGN) -> None:
         """The trained model: weights and config, what `load_model` reads."""

@@ -21,17 +21,22 @@ import torch
 from tqdm import tqdm
 
 from render.errors import UserError
+from render.schema import INTRINSIC
 from render.outputs import HELD_ENV, TRAIN, output_dir
+from render.shards.reader import ShardReader
 from render.params import load_params
 from train.checkpoints import RunDir
 from train.config import TrainConfig, train_config
 from train.clamp import latent_mask
-from train.data import open_data, split_bytes, step_batches, stream_seed, to_float
+from train.data import open_data, split_bytes, step_batches, stream_seed, to_batch, to_float
 from train.device import data_on_gpu, describe_precision, pick_device, uses_bf16
 from train.distributed import Ranks, barrier, check_world, from_main, gather, launch, ranks_from_env, start, stop
 from train.mirror import MirrorTerm, mirror_signs, sampled_rows
 from train.model import DCIGN, count_parameters, loss_terms
 from train.schedule import kl_factor, lr_factor
+from train.sheets import snapshot
+
+SNAPSHOTS = "sweeps"  # <out>/live/plots/images/sweeps/<step>.png: a slider over steps in DVC's views
 
 
 def new_model(cfg: TrainConfig, device: torch.device) -> DCIGN:
@@ -106,6 +111,14 @@ class TrainStep:
 TERMS = ("loss", "bce", "kl")  # the columns of a step's losses (and "mirror" where the term is on)
 
 
+def snapshot_input(train: ShardReader, device: torch.device) -> torch.Tensor:
+    """The held-out image the checkpoint snapshots show: the first test image of an intrinsic batch
+    (of any batch where the test split has none; a training image where there is no test split)."""
+    reader = ShardReader(train.root, "test") if "test" in train.manifest["splits"] else train
+    batch_type = next(t for t in (INTRINSIC, *reader.batch_types) if reader.count(t))
+    return to_batch(reader.batch(batch_type, 0)[0][:1], device)
+
+
 def noise_streams(seeds: list[int], device: torch.device) -> list[torch.Generator]:
     """One reparametrisation-noise generator per batch stream, on the training device, so drawing
     noise never waits for the device."""
@@ -129,6 +142,7 @@ class Trainer:
         self.batches = step_batches(reader, cfg.batch_ratio, self.seeds, self.device, self.on_gpu)
         self.noises = noise_streams(self.seeds, self.device)
         self.types = list(reader.batch_types)
+        self.snapshot_image = snapshot_input(reader, self.device)
         self.step = 0
         self.saved_step = 0  # the newest checkpoint on disk of this run
         if ranks.distributed:
@@ -147,6 +161,12 @@ class Trainer:
         if self.ranks.main:
             self.run_dir.save(self.step, self.model, self.train_step.optimizer, rngs, noises)
         self.saved_step = self.step
+
+    def snapshot(self) -> np.ndarray:
+        """The checkpoint's picture of what the model has learned (train/sheets.py), decoded in fp32
+        from a held-out image; it draws nothing from the training's random streams."""
+        with torch.autocast(self.device.type, enabled=False):
+            return snapshot(self.model, self.snapshot_image, self.cfg.latents)
 
     def check_health(self, first_bad: torch.Tensor) -> None:
         """Stop when a step's loss was not finite (a diverged run: its weights are NaN or inf), before
@@ -252,6 +272,8 @@ class Trainer:
                         live.next_step()
                         bar.set_postfix(loss=f"{last['loss']:.1f}")
                 if saves:
+                    if main:  # before the checkpoint, so a resume always rewrites (the same) picture
+                        live.log_image(f"{SNAPSHOTS}/{self.step}.png", self.snapshot())
                     self.save_checkpoint()
                 bar.update(1)
         if main:

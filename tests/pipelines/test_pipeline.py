@@ -95,6 +95,8 @@ def test_metrics_and_plots_are_declared_for_dvc(repo):
     plots = json.loads(sh("dvc", "plots", "show", "--json", cwd=repo))["data"]
     assert "results/dcign_faces/plots/equivariance_azimuth.json" in plots
     assert any("loss" in key or key == "Training loss" for key in plots)
+    steps = yaml.safe_load((repo / "params.yaml").read_text())["train"]["dcign_faces"]["steps"]
+    assert f"models/dcign_faces/live/plots/images/sweeps/{steps}.png" in plots  # the last snapshot
 
 
 def test_two_clean_repros_give_identical_outputs(repo, tmp_path_factory):
@@ -119,6 +121,23 @@ def test_push_then_fresh_clone_pull_has_nothing_to_reproduce(repo, tmp_path_fact
     assert (clone / "models/dcign_faces/model.safetensors").is_file()
     assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=clone)
     assert not ran(sh("dvc", "repro", cwd=clone))
+    # the model registry: a version is a git tag <artifact>@v<semver>; `dvc artifacts get` fetches it
+    sh("git", "tag", "-a", "dcign-faces@v0.1.0", "-m", "registered", cwd=repo)
+    got = tmp_path_factory.mktemp("registry") / "dcign-faces"
+    sh("dvc", "artifacts", "get", str(repo), "dcign-faces", "--rev", "v0.1.0", "-o", str(got),
+       "--remote-config", f"url={remote}", cwd=clone)
+    for name in ("model.safetensors", "config.json"):
+        assert (got / name).read_bytes() == (repo / "models/dcign_faces" / name).read_bytes()
+
+
+def test_every_model_is_a_registry_artifact():
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    models = set(pipeline["stages"]["train"]["foreach"])
+    artifacts = pipeline["artifacts"]
+    assert {a["path"] for a in artifacts.values()} == {f"models/{m}" for m in models}
+    for name, artifact in artifacts.items():
+        assert artifact["path"] == f"models/{name.replace('-', '_')}" and artifact["type"] == "model"
+        assert artifact["desc"] and artifact["labels"]
 
 
 def test_a_shared_training_default_is_a_param_of_every_training_stage(repo):

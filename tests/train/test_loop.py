@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.numpy import load_file
 
 from tests.conftest import run_dcign, tiny_params, tiny_train, train_tiny, write_params
@@ -26,6 +27,12 @@ def test_training_logs_losses_and_writes_a_model(shards, tmp_path):
     weights = load_file(str(tmp_path / "m" / "model.safetensors"))
     assert weights["mu.weight"].shape == (8, 225)
     assert len(list((tmp_path / "m").glob("ckpt-*"))) == 2  # the last two are kept
+    # a snapshot per checkpoint: input, reconstruction and 7 values for each of the 3 pose latents
+    snapshots = tmp_path / "m" / "live" / "plots" / "images" / "sweeps"
+    assert sorted(p.name for p in snapshots.iterdir()) == ["2.png", "4.png", "6.png", "8.png"]
+    sheet = np.asarray(Image.open(snapshots / "8.png"))
+    assert sheet.shape == (3 * 154 + 4, 9 * 154 + 4) and sheet.std() > 0
+    assert not np.array_equal(sheet, np.asarray(Image.open(snapshots / "2.png")))  # it shows the learning
 
 
 def test_a_killed_run_resumes_to_exactly_the_same_weights(shards, tmp_path):

@@ -19,7 +19,8 @@ from render.shards.reader import ShardReader
 from train.checkpoints import load_model
 from train.data import DataSchema, to_batch
 from train.evaluation.encoding import CPU, check_dataset, encode_split
-from train.evaluation.figures import grid_png, scatter_png, sweep_gif, sweep_images, sweep_strength
+from train.evaluation.figures import grid_png, scatter_png, sweep_gif, sweep_strength
+from train.sheets import sweep_images
 from train.evaluation.metrics import all_metrics
 from train.evaluation.novel_views import VIEW_TYPE, baseline_view, fit_quality, novel_view_table, view_readout
 from train.evaluation.probes import (entangled_latents, equivariance, factor_classes, identity_retrieval, invariance,

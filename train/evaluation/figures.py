@@ -5,22 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from render.shards.reader import ShardReader
 from train.evaluation.encoding import batches_of
-
-
-def sweep_images(model, inputs: torch.Tensor, latents, codes) -> np.ndarray:
-    """[input, reconstruction, decoded with z[latents] = c for c in codes (steps, k)] per input, uint8."""
-    with torch.no_grad():
-        mu, _ = model.encode(inputs)
-        rows = [inputs[:, 0], model.decode_image(mu)[:, 0]]
-        for c in codes:
-            z = mu.clone()
-            z[:, list(latents)] = torch.as_tensor(c, dtype=z.dtype)
-            rows.append(model.decode_image(z)[:, 0])
-    return (torch.stack(rows, dim=1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+from train.sheets import grid
 
 
 def sweep_strength(tiles: np.ndarray, reader: ShardReader, batch_type: str, factor: str, period: float = 0.0,
@@ -54,12 +42,7 @@ def sweep_strength(tiles: np.ndarray, reader: ShardReader, batch_type: str, fact
 def grid_png(tiles: np.ndarray, path: Path, gap: int = 4) -> None:
     from PIL import Image
 
-    n_rows, n_cols, h, w = tiles.shape
-    sheet = np.full((n_rows * (h + gap) + gap, n_cols * (w + gap) + gap), 255, np.uint8)
-    for r in range(n_rows):
-        for c in range(n_cols):
-            sheet[gap + r * (h + gap):gap + r * (h + gap) + h, gap + c * (w + gap):gap + c * (w + gap) + w] = tiles[r, c]
-    Image.fromarray(sheet).save(path)
+    Image.fromarray(grid(tiles, gap)).save(path)
 
 
 def sweep_gif(tiles: np.ndarray, path: Path) -> None:
