@@ -1,6 +1,6 @@
 """The data side of training and evaluation: a shard set checked against a config, what its
-manifest says of batch types and factors, uint8 batches to tensors, the random streams that
-choose each step's batches, and where those batches are read from (the memory-mapped shards on a
+manifest says of batch types and factors, uint8 batches to tensors, and where each step's batches
+(drawn by the sampler of train/dataset.py) are read from (the memory-mapped shards on a
 background thread, or a copy of the split held on the GPU)."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import torch
 from render.errors import UserError
 from render.shards.reader import ShardReader
 from train.config import TrainConfig
+from train.dataset import FactorBatchSampler
 
 
 @dataclass(frozen=True)
@@ -83,33 +84,6 @@ def stream_seed(seed: int, stream: int) -> int:
     return seed if stream == 0 else int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
-class BatchStreams:
-    """One random stream per batch of a step: each picks a batch type in the config's ratio, then a
-    batch of that type uniformly, with replacement (as the authors: an epoch is a count of draws,
-    not a pass over the data)."""
-
-    def __init__(self, types: list[str], counts: dict, ratio: dict, seeds: list[int]):
-        self.types, self.counts = list(types), counts
-        weights = np.array([ratio[t] for t in self.types])
-        self.type_p = weights / weights.sum()
-        self.rngs = [np.random.default_rng(s) for s in seeds]
-
-    def pick(self) -> list[tuple[str, int]]:
-        """The next (batch type, index within the type) of every stream."""
-        return [self._pick(rng) for rng in self.rngs]
-
-    def _pick(self, rng: np.random.Generator) -> tuple[str, int]:
-        t = self.types[int(rng.choice(len(self.types), p=self.type_p))]
-        return t, int(rng.integers(self.counts[t]))
-
-    def states(self) -> list[dict]:
-        return [g.bit_generator.state for g in self.rngs]
-
-    def restore(self, states: list[dict]) -> None:
-        for rng, state in zip(self.rngs, states):
-            rng.bit_generator.state = state
-
-
 PREFETCH = 2  # steps whose batches are read ahead
 
 
@@ -175,7 +149,7 @@ def step_batches(reader: ShardReader, ratio: dict, seeds: list[int], device: tor
     images = (GpuImages(reader, device) if on_gpu
               else HostImages(reader, device, groups=len(seeds), slots=depth + 1))
     counts = {t: reader.count(t) for t in reader.batch_types}
-    return Prefetch(BatchStreams(reader.batch_types, counts, ratio, seeds), images, depth)
+    return Prefetch(FactorBatchSampler(reader.batch_types, counts, ratio, seeds), images, depth)
 
 
 def split_bytes(reader: ShardReader) -> int:
@@ -188,7 +162,7 @@ class Prefetch:
     each pending pick are kept: `states()` is always the state before the first batch not yet
     trained on, so a checkpoint resumes exactly."""
 
-    def __init__(self, streams: BatchStreams, source, depth: int = 2):
+    def __init__(self, streams: FactorBatchSampler, source, depth: int = 2):
         self.streams, self.source, self.depth = streams, source, depth
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="dcign-prefetch")
         self.pending: deque = deque()  # (stream states before the picks, batch types, future)

@@ -11,7 +11,8 @@ from render.errors import UserError
 from render.shards.reader import ShardReader
 from tests.conftest import cuda, tiny_train
 from train.config import train_config
-from train.data import BatchStreams, GpuImages, HostImages, Prefetch, to_float
+from train.data import GpuImages, HostImages, Prefetch, to_float
+from train.dataset import FactorBatchSampler
 from train.device import data_on_gpu, has_fast_bf16, uses_bf16
 from train.loop import TrainStep, new_model
 from train.model import loss_terms
@@ -105,7 +106,7 @@ def test_prefetched_batches_replay_exactly_from_a_saved_state(shards):
     ratio = {t: 1.0 for t in reader.batch_types}
 
     def streams():
-        return BatchStreams(reader.batch_types, counts, ratio, [5, 6])
+        return FactorBatchSampler(reader.batch_types, counts, ratio, [5, 6])
 
     direct = streams()
     expected = [direct.pick() for _ in range(6)]
