@@ -7,6 +7,7 @@ that cannot be read or written) end the run with one line on stderr and exit sta
 from __future__ import annotations
 
 import argparse
+import json
 import errno
 import signal
 import sys
@@ -82,8 +83,12 @@ def cmd_rerender(args) -> None:
     from train.evaluation.rerender import rerender
 
     map_path = Path(args.map or f"results/{Path(args.model).name}/latent_map.json")
-    out = rerender(Path(args.model), map_path, Path(args.image), args.set or [], args.sweep, Path(args.out))
-    print(f"dcign: re-rendered {args.image} to {out}")
+    out, seen = rerender(Path(args.model), map_path, Path(args.image), args.set or [], args.sweep, Path(args.out))
+    units = {name: entry["unit"] for name, entry in json.loads(map_path.read_text())["factors"].items()}
+    read = ", ".join(f"{name} {value:+.3f} {units[name]}" if units[name] == "rad" else f"{name} {value:+.1f} {units[name]}"
+                     for name, value in seen.items())
+    print(f"dcign: the model reads from {args.image}: {read}")
+    print(f"dcign: re-rendered {args.image} to {out} (input | re-render)")
 
 
 def cmd_bench_render(args) -> None:

@@ -1,6 +1,7 @@
 """`dcign rerender`: the paper's "learned graphics engine" as a tool. Encode a user's image, set
 factor latents to the codes the readout saved by `dcign evaluate` (latent_map.json) gives for the
-requested pose or light (in the unit the map records, the shard manifest's), decode."""
+requested pose or light (in the unit the map records, the shard manifest's), decode; the input is
+shown beside the result, and the factor values the model reads from the input are returned."""
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ from PIL import Image, ImageOps
 from render.errors import UserError
 from train.checkpoints import load_model
 from train.evaluation.readout import Readout
+from train.sheets import grid
 
 SWEEP_FRAMES = 24
 MIN_SIDE = 32  # pixels: a smaller image holds too little to encode; upsampling it would only blur
@@ -101,31 +103,47 @@ def sweep_values(read: Readout, entry: dict) -> np.ndarray:
     return np.concatenate([np.linspace(lo, hi, SWEEP_FRAMES), np.linspace(hi, lo, SWEEP_FRAMES)[1:-1]])
 
 
-def rerender(model_dir: Path, map_path: Path, image: Path, sets: list[str], sweep: str | None, out: Path) -> Path:
+def inferred(mu: np.ndarray, latent_map: dict) -> dict:
+    """Each factor's value as the model reads it from an image's code (the evaluation's readout),
+    in the factor's unit."""
+    return {name: float(Readout.from_dict(entry["readout"]).values(mu)[0])
+            for name, entry in latent_map["factors"].items()}
+
+
+def beside(x: torch.Tensor, frames: torch.Tensor) -> list[Image.Image]:
+    """Each decoded frame (N, 1, H, W) to the right of the input image, as the user sees them."""
+    tiles = torch.stack([x[0, 0].expand_as(frames[:, 0]), frames[:, 0]], dim=1)
+    return [Image.fromarray(grid(t[None])) for t in (tiles.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)]
+
+
+def rerender(model_dir: Path, map_path: Path, image: Path, sets: list[str], sweep: str | None,
+             out: Path) -> tuple[Path, dict]:
+    """Write input | re-render (a PNG, or with `sweep` a GIF of the factor's sweep); returns the
+    file and the factor values the model infers from the input image."""
     if not Path(map_path).is_file():
         raise UserError(f"{map_path}: latent map not found; run 'dcign evaluate' for this model first "
                         "(or pass --map results/<name>/latent_map.json)")
     latent_map = json.loads(Path(map_path).read_text())
     model, _ = load_model(model_dir)
     values = parse_sets(sets, latent_map)
+    if sweep is not None and sweep not in latent_map["factors"]:
+        raise UserError(f"--sweep {sweep}: unknown factor; expected one of {sorted(latent_map['factors'])}")
     x = load_image(image)
     with torch.no_grad():
         mu, _ = model.encode(x)
+        seen = inferred(mu.numpy(), latent_map)
         for name, value in values.items():
             read = readout_of(name, latent_map["factors"][name])
             mu[0, list(read.latents)] = torch.as_tensor(read.codes([value])[0], dtype=mu.dtype)
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if sweep is None:
-            frame = model.decode_image(mu)[0, 0].numpy()
-            Image.fromarray((frame * 255 + 0.5).astype(np.uint8)).save(out)
-            return out
-        if sweep not in latent_map["factors"]:
-            raise UserError(f"--sweep {sweep}: unknown factor; expected one of {sorted(latent_map['factors'])}")
+            beside(x, model.decode_image(mu))[0].save(out)
+            return out, seen
         entry = latent_map["factors"][sweep]
         read = readout_of(sweep, entry)
         z = mu.repeat(2 * SWEEP_FRAMES - 2, 1)
         z[:, list(read.latents)] = torch.as_tensor(read.codes(sweep_values(read, entry)), dtype=z.dtype)
-        frames = [Image.fromarray((f * 255 + 0.5).astype(np.uint8)) for f in model.decode_image(z)[:, 0].numpy()]
+        frames = beside(x, model.decode_image(z))
         frames[0].save(out, save_all=True, append_images=frames[1:], duration=80, loop=0)
-    return out
+    return out, seen

@@ -1,5 +1,6 @@
 """`dcign evaluate` on a tiny trained model: every output exists and is sane."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -121,13 +122,24 @@ def test_rerender_a_users_image(evaluated, tmp_path):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(photo)
     out = tmp_path / "out.png"
-    run_dcign("rerender", "--model", root / "model", "--map", evaluated / "latent_map.json", "--image", photo,
-              "--set", "azimuth=0.6", "--set", "light=-40", "--out", out, check=True)
-    assert Image.open(out).size == (150, 150) and Image.open(out).mode == "L"
+    proc = run_dcign("rerender", "--model", root / "model", "--map", evaluated / "latent_map.json", "--image", photo,
+                     "--set", "azimuth=0.6", "--set", "light=-40", "--out", out, check=True)
+    side = Image.open(out)
+    assert side.size == (2 * 154 + 4, 154 + 4) and side.mode == "L"  # input | re-render
+    shown = np.asarray(side)[4:154, 4:154].astype(float)
+    from train.evaluation.rerender import load_image
+    assert np.abs(shown - load_image(photo)[0, 0].numpy() * 255).max() <= 1  # the input as the model saw it
+    read = re.search(r"the model reads from .*: azimuth ([-+.\d]+) rad, elevation ([-+.\d]+) rad, "
+                     r"light ([-+.\d]+) deg", proc.stdout)
+    assert read and all(np.isfinite(float(v)) for v in read.groups())
     gif = tmp_path / "sweep.gif"
     run_dcign("rerender", "--model", root / "model", "--map", evaluated / "latent_map.json", "--image", photo,
               "--sweep", "azimuth", "--out", gif, check=True)
-    assert Image.open(gif).size == (150, 150)
+    frames = Image.open(gif)
+    assert frames.size == (2 * 154 + 4, 154 + 4) and frames.n_frames > 2
+    first = np.asarray(frames.convert("L"))[4:154, 4:154].copy()
+    frames.seek(frames.n_frames // 2)
+    assert np.array_equal(np.asarray(frames.convert("L"))[4:154, 4:154], first)  # the input stays beside
     bad = run_dcign("rerender", "--model", root / "model", "--map", evaluated / "latent_map.json", "--image", photo,
                     "--set", "roll=1", "--out", out)
     assert bad.returncode == 2 and "unknown factor 'roll'" in bad.stderr
@@ -198,11 +210,11 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
     Image.fromarray(ShardReader(chair_shards, "test").batch("intrinsic", 0)[0][0]).save(photo)
     run_dcign("rerender", "--model", tmp_path / "m", "--map", tmp_path / "r" / "latent_map.json", "--image", photo,
               "--sweep", "azimuth", "--out", gif, check=True)
-    assert Image.open(gif).size == (150, 150)
+    assert Image.open(gif).size == (2 * 154 + 4, 154 + 4)
     single = tmp_path / "one.png"
     run_dcign("rerender", "--model", tmp_path / "m", "--map", tmp_path / "r" / "latent_map.json", "--image", photo,
               "--set", "azimuth=3.5", "--out", single, check=True)
-    assert Image.open(single).size == (150, 150)
+    assert Image.open(single).size == (2 * 154 + 4, 154 + 4)
 
 
 def test_one_factor_scores_are_reported_as_not_applicable(tmp_path):
