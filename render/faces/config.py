@@ -10,13 +10,14 @@ import numpy as np
 from render.errors import UserError
 from render.gl.config import ViewConfig, view_settings
 from render.gl.config import LIGHTING_KEYS, VIEW_KEYS
-from render.params import SPLITS, check_keys, get, leaves, number
+from render.faces.ict import NEUTRAL
+from render.params import SPLITS, check_keys, choice, get, leaves, number
 from render.schema import SCHEMAS, Factor
 
 SCHEMA = SCHEMAS["faces"]
 FIXED_FACTORS = ("random", "neutral")
-KEYS = {**leaves("model", "seed", "batch_size", "image_size", "shape_components", "albedo_components", "coeff_clip",
-                 "fixed_factors"),
+KEYS = {**leaves("model", "region", "seed", "batch_size", "image_size", "shape_components", "albedo_components",
+                 "coeff_clip", "fixed_factors"),
         "identities": leaves(*SPLITS), "batches": {s: leaves(*SCHEMA.batch_types) for s in SPLITS},
         "factors": {name: leaves("min", "max", "step") for name in SCHEMA.factors},
         "lighting": leaves(*LIGHTING_KEYS), **VIEW_KEYS}
@@ -41,6 +42,7 @@ class FactorGrid:
 @dataclass(frozen=True)
 class FacesConfig(ViewConfig):
     model: str
+    region: str  # face | head: what of an ICT-FaceKit mesh is rendered (render/faces/ict.py)
     seed: int
     batch_size: int
     image_size: int
@@ -76,20 +78,32 @@ def _factor(tree, factor: Factor, where, batch_size) -> FactorGrid:
     return grid
 
 
+MODELS = "'procedural', a Basel Face Model file (.mat 2009, .h5 2017/2019) or an ICT-FaceKit FaceXModel folder"
+REGIONS = ("face", "head")
+
+
 def _model(params, where, base_dir) -> str:
     model = get(params, "faces.model", where)
     if not isinstance(model, str) or not model:
-        raise UserError(f"{where}: faces.model = {model!r}: expected 'procedural' or a path to a BFM .mat/.h5 file")
+        raise UserError(f"{where}: faces.model = {model!r}: expected {MODELS}")
     if model != "procedural":
         path = Path(base_dir) / model
-        if not path.is_file():
-            raise UserError(
-                f"{where}: faces.model = {model!r}: file not found; expected 'procedural' "
-                "or a path to a Basel Face Model file (.mat 2009, .h5 2017/2019)"
-            )
-        if path.suffix.lower() not in (".mat", ".h5", ".hdf5"):
-            raise UserError(f"{where}: faces.model = {model!r}: expected a .mat (BFM 2009) or .h5 (BFM 2017/2019) file")
+        if path.is_dir():
+            if not (path / NEUTRAL).is_file():
+                raise UserError(f"{where}: faces.model = {model!r}: a folder without {NEUTRAL}; expected {MODELS}")
+        elif not path.is_file():
+            raise UserError(f"{where}: faces.model = {model!r}: not found; expected {MODELS}")
+        elif path.suffix.lower() not in (".mat", ".h5", ".hdf5"):
+            raise UserError(f"{where}: faces.model = {model!r}: expected {MODELS}")
     return model
+
+
+def _region(params, where, model: str, base_dir) -> str:
+    region = choice(params, "faces.region", where, REGIONS)
+    if region != "face" and not (Path(base_dir) / model).is_dir():
+        raise UserError(f"{where}: faces.region = {region!r}: only an ICT-FaceKit model has a head beyond the face; "
+                        "expected 'face'")
+    return region
 
 
 def _fixed_factors(params, where) -> str:
@@ -117,6 +131,7 @@ def faces_config(params: dict, where: str = "params.yaml", base_dir: str = ".") 
             )
     return FacesConfig(
         model=_model(params, where, base_dir),
+        region=_region(params, where, get(params, "faces.model", where), base_dir),
         seed=number(params, "faces.seed", where, integer=True, lo=0),
         batch_size=b,
         image_size=number(params, "faces.image_size", where, integer=True, lo=16, hi=2048),

@@ -1,4 +1,5 @@
-"""Loaders for the Basel Face Models, for users who have registered and downloaded them.
+"""Loaders for the Basel Face Models, for users who have registered and downloaded them (and the
+way to ICT-FaceKit's folder, render/faces/ict.py).
 
 Nothing ships with the project; these turn a user's BFM 2009 ``01_MorphableModel.mat`` or
 BFM 2017/2019 ``.h5`` into the shared MorphableModel convention (metres, standard deviations,
@@ -201,8 +202,9 @@ def load_bfm2017(path) -> MorphableModel:
     return _finish(path, name, mu * mm, pc, np.sqrt(var) * mm, tmu, tpc, np.sqrt(tvar), tri)
 
 
-def load_face_model(spec: str, base_dir=".") -> MorphableModel:
-    """'procedural', or a path to a BFM file (relative to `base_dir`) picked by its extension."""
+def load_face_model(spec: str, base_dir=".", region: str = "face") -> MorphableModel:
+    """'procedural', a path to a BFM file (relative to `base_dir`) picked by its extension, or an
+    ICT-FaceKit folder (restricted to `region`, render/faces/ict.py)."""
     if not isinstance(spec, (str, os.PathLike)) or not os.fspath(spec).strip():
         raise UserError(
             f"{LABEL}: got {spec!r}, expected 'procedural' or a path to a BFM 2009 .mat or BFM 2017 .h5 file"
@@ -213,6 +215,10 @@ def load_face_model(spec: str, base_dir=".") -> MorphableModel:
 
         return build_procedural_head()
     path = os.path.join(os.fspath(base_dir), os.path.expanduser(spec))
+    from render.faces.ict import is_ict, load_ict
+
+    if is_ict(path):
+        return load_ict(path, region)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".mat":
         loader = load_bfm2009

@@ -38,7 +38,7 @@ def prepare(cfg: FacesConfig) -> FaceModel:
     """Load the face model; asking for more components than it has is an error."""
     from render.faces.loaders import load_face_model
 
-    model = load_face_model(cfg.model, cfg.base_dir)
+    model = load_face_model(cfg.model, cfg.base_dir, cfg.region)
     for key, want, have in (
         ("shape_components", cfg.shape_components, model.n_shape),
         ("albedo_components", cfg.albedo_components, model.n_albedo),

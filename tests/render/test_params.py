@@ -34,7 +34,7 @@ def with_key(section: list[str], key: str, value=1) -> dict:
     (["chairs", "lighting"], "azimuth_deg", chairs_config, "unknown key chairs.lighting.azimuth_deg: did you mean 'azimuth'?"),
     (["shards"], "size_md", shard_params, "unknown key shards.size_md: did you mean 'size_mb'?"),
     (["render"], "wrokers", executor_config, "unknown key render.wrokers: did you mean 'workers'?"),
-    (["faces"], "colour", faces_config, "unknown key faces.colour: expected one of model, seed,"),
+    (["faces"], "colour", faces_config, "unknown key faces.colour: expected one of model, region, seed,"),
 ])
 def test_unknown_keys_are_named_with_the_closest_known_one(section, key, validate, expect):
     with pytest.raises(UserError, match="^params.yaml: " + expect.replace("?", r"\?").replace(".", r"\.")):

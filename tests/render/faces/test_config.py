@@ -48,7 +48,7 @@ def test_profiles_follow_the_authors_grids(profile):
     ("batch_size", 1, "faces.batch_size = 1: expected >= 2"),
     ("factors.azimuth.max", 0.1, "gives 3 grid values: expected at least faces.batch_size = 4"),
     ("factors.azimuth.max", -1.6, "expected max >= min"),
-    ("model", "no/such/model.mat", "faces.model = 'no/such/model.mat': file not found"),
+    ("model", "no/such/model.mat", "faces.model = 'no/such/model.mat': not found"),
     ("model", "", "faces.model"),
     ("identities.test", 2, "faces.identities.test = 2"),
     ("lighting.ambient", 1.5, "faces.lighting.ambient = 1.5"),
@@ -77,7 +77,7 @@ def test_missing_key_is_named():
     ("factors.elevation.max", 1.7, "faces.factors.elevation.max = 1.7"),
     ("factors.azimuth.step", 0.0, "faces.factors.azimuth.step = 0.0"),
     ("batch_size", 1, "faces.batch_size = 1"),
-    ("model", "missing.h5", "faces.model = 'missing.h5': file not found"),
+    ("model", "missing.h5", "faces.model = 'missing.h5': not found"),
 ])
 def test_cli_prints_one_line_without_traceback(tmp_path, key, value, expect):
     params = write_params(tmp_path / "params.yaml", tiny_params(**{key: value}))
