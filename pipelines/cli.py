@@ -79,6 +79,16 @@ def cmd_report(args) -> None:
     print(f"dcign: wrote {out}")
 
 
+def cmd_explore(args) -> None:
+    from train.evaluation.explore import explore
+
+    map_path = Path(args.map or f"results/{Path(args.model).name}/latent_map.json")
+    info = explore(Path(args.model), Path(args.data), map_path, Path(args.out))
+    diff = ", ".join(f"{k} {v:.1e}" for k, v in info["onnx_max_abs_diff"].items())
+    print(f"dcign: explorer for {args.model} in {args.out} ({len(info['images'])} test images; ONNX vs PyTorch max "
+          f"abs difference: {diff}); view it with: python -m http.server --directory {args.out}")
+
+
 def cmd_rerender(args) -> None:
     from train.evaluation.rerender import rerender
 
@@ -191,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     rerender.add_argument("--map", help="latent map from dcign evaluate (default: results/<model>/latent_map.json)")
     rerender.add_argument("--out", required=True, help="PNG (or GIF with --sweep) to write")
     rerender.set_defaults(func=cmd_rerender)
+
+    explore = sub.add_parser("explore", help="a page to turn and relight test images (or yours) with sliders, "
+                                             "the model running in the browser")
+    explore.add_argument("--model", required=True, help="a model directory written by dcign train")
+    explore.add_argument("--data", required=True, help="its shard directory (the test images come from it)")
+    explore.add_argument("--map", help="latent map from dcign evaluate (default: results/<model>/latent_map.json)")
+    explore.add_argument("--out", required=True, help="the folder to write (index.html and what it loads)")
+    explore.set_defaults(func=cmd_explore)
 
     verify = sub.add_parser("verify", help="check every shard file's sha256 against the manifest")
     verify.add_argument("dir", help="a shard directory")

@@ -25,11 +25,12 @@ compile() {  # compile <lock> <torch pin> [source options]
         --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header --quiet \
         -c "$TOOL/torch.txt" "$@" -o "$TOOL/out.txt"
     { echo "# dcign dependency lock for CPython $LOCK_PYTHON, Linux x86_64; regenerate with: bash pipelines/lock.sh"
-      cat "$TOOL/out.txt"; } > "pipelines/locks/$lock"
+      sed "s#$TOOL/torch.txt#the torch pin of pipelines/sources.sh#" "$TOOL/out.txt"; } > "pipelines/locks/$lock"
     echo "pipelines/locks/$lock: $(grep -c '^[a-z0-9].*==' "pipelines/locks/$lock") packages"
 }
 
 compile cpu.txt "$TORCH_VERSION+cpu" $(torch_sources cpu)
 compile cuda.txt "$TORCH_VERSION"
 echo "uv==$UV_VERSION" > "$TOOL/uv.in"
-"$UV" pip compile "$TOOL/uv.in" --python-version "$LOCK_PYTHON" --generate-hashes --no-header --quiet -o pipelines/locks/uv.txt
+"$UV" pip compile "$TOOL/uv.in" --python-version "$LOCK_PYTHON" --generate-hashes --no-header --quiet -o "$TOOL/uv.txt"
+sed "s#$TOOL/uv.in#the uv pin of pipelines/sources.sh#" "$TOOL/uv.txt" > pipelines/locks/uv.txt

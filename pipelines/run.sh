@@ -4,8 +4,9 @@
 #   bash pipelines/run.sh pytest        # the tests
 # Set-up: Mesa EGL system libraries (apt, when missing), a virtual environment at .venv/ holding
 # exactly the locked dependencies (pipelines/locks/: the CPU lock, or the CUDA one where an NVIDIA
-# GPU is present; installed by uv, itself locked; regenerate with bash pipelines/lock.sh), and this
-# project in editable mode.
+# GPU is present; installed by uv, itself locked; regenerate with bash pipelines/lock.sh), this
+# project in editable mode, onnxruntime-web for the explorer pages (npm ci of its package-lock.json)
+# and, for the tests, Chromium (apt).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,8 +74,44 @@ ensure_venv() {
     echo "$want" > "$stamp"
 }
 
+apt_install() {  # apt_install <what for> <packages...>
+    local why="$1"
+    shift
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        say "$why needs $* and they cannot be installed here (need root and apt-get): install them"
+        exit 1
+    fi
+    say "installing $* ($why)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_page_runtime() {  # onnxruntime-web for the explorer pages, exactly as package-lock.json says
+    local page="train/explorer"
+    local stamp="$page/node_modules/.dcign-setup"
+    local want
+    want="$(sha256sum "$page/package-lock.json" | cut -c1-16)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    command -v npm >/dev/null || apt_install "the explorer page's runtime" nodejs npm
+    say "installing onnxruntime-web ($page/package-lock.json)"
+    npm ci --prefix "$page" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+    echo "$want" > "$stamp"
+}
+
+browser() { command -v chromium || command -v chromium-browser; }
+
+ensure_browser() {  # the tests open the explorer page in a real browser
+    browser >/dev/null && return 0
+    apt_install "the browser tests" chromium
+    browser >/dev/null || { say "chromium still missing after apt-get install chromium"; exit 1; }
+}
+
 ensure_egl
 ensure_venv
+ensure_page_runtime
+if [ "${1:-}" = pytest ]; then ensure_browser; fi
 
 export PATH="$VENV/bin:$PATH"
 export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"

@@ -46,6 +46,8 @@ SHARD = Outputs("shard", ("*.npy", "manifest.json", ".*.tmp*", ".*.partial"), ("
 TRAIN = Outputs("train", ("ckpt-*", ".tmp-ckpt-*", "model.safetensors", "config.json", "live"),
                 ("ckpt-*", "model.safetensors"))
 EVALUATE = Outputs("evaluate")
+EXPLORE = Outputs("explore", ("index.html", "app.js", "style.css", "explorer.json", "*.onnx", "ort*", "images"),
+                  ("explorer.json",))
 COMPARE = Outputs("compare")
 
 

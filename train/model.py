@@ -65,10 +65,11 @@ class UpConv(nn.Conv2d):
 
     def forward(self, x):
         y = F.conv2d(x, self.phase_weight(), self.bias.repeat(4))
-        n, _, h, w = y.shape
+        _, _, h, w = y.shape
         c = self.out_channels
-        # (n, h, w, r, s, c) -> (n, h, r, w, s, c) = the (n, 2h, 2w, c) image, returned as NCHW with channels_last strides
-        pixels = y.permute(0, 2, 3, 1).reshape(n, h, w, 2, 2, c).permute(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, c)
+        # (n, h, w, r, s, c) -> (n, h, r, w, s, c) = the (n, 2h, 2w, c) image, returned as NCHW with channels_last
+        # strides; n as -1 keeps an exported graph (train/evaluation/explore.py) valid for any batch size
+        pixels = y.permute(0, 2, 3, 1).reshape(-1, h, w, 2, 2, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, 2 * h, 2 * w, c)
         return pixels.permute(0, 3, 1, 2)
 
     def literal(self, x):

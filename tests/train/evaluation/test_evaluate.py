@@ -10,16 +10,6 @@ from render.shards.reader import ShardReader
 from tests.conftest import run_dcign, tiny_params, train_tiny, write_params
 
 
-@pytest.fixture(scope="module")
-def evaluated(shards, tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval")
-    assert train_tiny(root, shards, root / "model", steps=30, feature_maps=8).returncode == 0
-    proc = run_dcign("evaluate", "--model", root / "model", "--data", shards, "--out", root / "results",
-                     "--preset", "fast", check=True)
-    assert "report in" in proc.stdout
-    return root / "results"
-
-
 def test_metrics_json_has_every_section(evaluated, shards):
     metrics = json.loads((evaluated / "metrics.json").read_text())
     mse = metrics["reconstruction"]["mse"]
