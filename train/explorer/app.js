@@ -232,7 +232,8 @@ async function selfTest() {
   input.value = String(lo + 0.85 * (hi - lo));
   input.dispatchEvent(new Event("input"));
   await state.busy;
-  const result = { factor: t, value: Number(input.value), z: Array.from(state.z), output: Array.from(state.output),
+  const sliders = Object.fromEntries(Object.entries(state.sliders).map(([k, v]) => [k, Number(v.input.value)]));
+  const result = { factor: t, value: Number(input.value), sliders, z: Array.from(state.z), output: Array.from(state.output),
                    before, after: pixels(), truth: document.getElementById("truth-caption").textContent };
   const out = document.getElementById("test-result");
   out.textContent = JSON.stringify(result);
@@ -251,15 +252,21 @@ async function main() {
   buildSliders();
   buildGallery();
   setupDrop();
-  const first = document.querySelector("#gallery img");
+  // a link can pick the image (?image=<gallery index>) and set sliders (?azimuth=-1&light=60)
+  const params = new URLSearchParams(location.search);
+  const thumbs = document.querySelectorAll("#gallery img");
+  const first = thumbs[Math.min(Number(params.get("image")) || 0, thumbs.length - 1)];
   if (first) {
     first.classList.add("chosen");
     const im = info.images.find((x) => x.file === first.getAttribute("src"));
     await choose(grayOf(await loadImage(im.file)), im.identity, im.values);
   }
+  const set = Object.keys(info.factors).filter((t) => params.has(t));
+  set.forEach((t) => { state.sliders[t].input.value = params.get(t); });
+  if (set.length) await render();
   status("Pick a test image or drop your own; move the sliders to turn and relight it. " +
          "The decoder runs in this page.");
-  if (new URLSearchParams(location.search).has("test")) await selfTest();
+  if (params.has("test")) await selfTest();
 }
 
 main().catch((e) => { status(`error: ${e.message}`); console.error(e); });

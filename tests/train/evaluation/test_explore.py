@@ -86,7 +86,7 @@ def chromium(*args, timeout=120) -> subprocess.CompletedProcess:
 
 def test_a_slider_rerenders_with_pytorchs_decoder_in_a_real_browser(served, explorer, evaluated, tmp_path):
     assert BROWSER, "chromium is installed by pipelines/run.sh for the tests"
-    proc = chromium("--virtual-time-budget=60000", "--dump-dom", f"{served}?test=1")
+    proc = chromium("--virtual-time-budget=60000", "--dump-dom", f"{served}?test=1&light=-40")  # a link sets light
     found = re.search(r'<pre id="test-result"[^>]*>(.*?)</pre>', proc.stdout, re.S)
     assert found and found[1].strip(), f"the page left no result:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     result = json.loads(unescape(found[1]))
@@ -102,6 +102,10 @@ def test_a_slider_rerenders_with_pytorchs_decoder_in_a_real_browser(served, expl
     entry = info["factors"]["azimuth"]
     code = np.array([result["value"], 1.0]) @ np.array(entry["readout"]["to_code"])
     assert np.allclose(np.array(result["z"])[entry["readout"]["latents"]], code, atol=1e-5)  # the slider's value
+    light = info["factors"]["light"]
+    assert result["sliders"]["light"] == -40
+    code = np.array([-40.0, 1.0]) @ np.array(light["readout"]["to_code"])
+    assert np.allclose(np.array(result["z"])[light["readout"]["latents"]], code, atol=1e-5)  # combined freely
     shot = tmp_path / "explorer.png"
     chromium("--virtual-time-budget=60000", "--window-size=1280,800", f"--screenshot={shot}", f"{served}?test=1")
     assert shot.is_file() and shot.stat().st_size > 10_000
