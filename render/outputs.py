@@ -43,7 +43,7 @@ class Outputs:
 RENDER = Outputs("render", ("render_info.json", "skipped_chairs.json", "train", "test", ".*.tmp*"),
                  ("render_info.json", "train", "test"))
 SHARD = Outputs("shard", ("*.npy", "manifest.json", ".*.tmp*", ".*.partial"), ("manifest.json", "*.images.npy"))
-TRAIN = Outputs("train", ("ckpt-*", ".tmp-ckpt-*", "model.safetensors", "config.json", "live"),
+TRAIN = Outputs("train", ("ckpt-*", ".tmp-ckpt-*", "model.safetensors", "config.json", "checksums.json", "live"),
                 ("ckpt-*", "model.safetensors"))
 EVALUATE = Outputs("evaluate")
 EXPLORE = Outputs("explore", ("index.html", "app.js", "style.css", "explorer.json", "*.onnx", "ort*", "images"),

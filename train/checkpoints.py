@@ -195,8 +195,8 @@ class RunDir:
         stale = [p for p in self.out.glob(f"{CHECKPOINT_PREFIX}*") if p not in mine]
         stale += list(self.out.glob(f".tmp-{CHECKPOINT_PREFIX}*"))
         if stale and not mine:
-            stale += [p for p in (self.out / "model.safetensors", self.out / "config.json", self.out / "live")
-                      if p.exists()]
+            stale += [p for p in (self.out / "model.safetensors", self.out / "config.json", self.out / CHECKSUMS,
+                                  self.out / "live") if p.exists()]
         if stale:
             print(f"dcign: removing {len(stale)} file(s)/folder(s) of a different run from {self.out}", flush=True)
         for p in stale:
@@ -242,9 +242,33 @@ class RunDir:
                 image.unlink()
 
     def save_final(self, model: DCIGN) -> None:
-        """The trained model: weights and config, what `load_model` reads."""
+        """The trained model: weights and config, what `load_model` reads, and their sha256 in
+        checksums.json, which `load_model` checks (a flipped byte in a weight still parses)."""
         save_tensors(_weights(model), self.out / "model.safetensors")
         (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2, sort_keys=True) + "\n")
+        sums = {name: sha256(self.out / name) for name in MODEL_FILES}
+        (self.out / CHECKSUMS).write_text(json.dumps(sums, indent=2, sort_keys=True) + "\n")
+
+
+MODEL_FILES = ("model.safetensors", "config.json")
+CHECKSUMS = "checksums.json"
+
+
+def model_damage(model_dir: Path) -> str | None:
+    """Which model file does not match the checksum its training recorded, or None (also for a
+    model written before checksums were)."""
+    try:
+        sums = json.loads((model_dir / CHECKSUMS).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return f"{CHECKSUMS} is unreadable"
+    if not isinstance(sums, dict):
+        return f"{CHECKSUMS} is damaged"
+    for name in MODEL_FILES:
+        if sums.get(name) != sha256(model_dir / name):
+            return f"{name} does not match its checksum in {CHECKSUMS}"
+    return None
 
 
 def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
@@ -259,6 +283,10 @@ def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
         raise UserError(f"{model_dir}: no trained model (model.safetensors and config.json); " + (
             "its training has not finished: resume it with the same 'dcign train' command" if unfinished else
             "expected the --out directory of a finished 'dcign train'"))
+    damaged = model_damage(model_dir)
+    if damaged:
+        raise UserError(f"{model_dir}: damaged model files ({damaged}); train it again or restore it with "
+                        "'dvc checkout'")
     try:
         cfg = json.loads((model_dir / "config.json").read_text())
         model = DCIGN(ModelConfig(feature_maps=cfg["feature_maps"], latent_dim=cfg["latent_dim"]))

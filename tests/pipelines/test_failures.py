@@ -54,6 +54,18 @@ def test_a_model_directory_without_a_finished_model(shards, tmp_path):
     assert line.startswith(f"dcign: error: {out}: damaged model files (")
 
 
+def test_a_flipped_byte_in_a_trained_models_weights_is_refused(shards, tmp_path):
+    """A weight with one bit changed still parses; the checksums training recorded catch it."""
+    out = tmp_path / "m"
+    assert train_tiny(tmp_path, shards, out).returncode == 0
+    data = bytearray((out / "model.safetensors").read_bytes())
+    data[-3] ^= 1
+    (out / "model.safetensors").write_bytes(bytes(data))
+    line = one_line_error(run_dcign("evaluate", "--model", out, "--data", shards, "--out", tmp_path / "r"))
+    assert line == (f"dcign: error: {out}: damaged model files (model.safetensors does not match its checksum in "
+                    "checksums.json); train it again or restore it with 'dvc checkout'")
+
+
 def test_a_model_of_one_dataset_on_shards_of_another(shards, chair_shards, tmp_path):
     out = tmp_path / "m"
     assert train_tiny(tmp_path, shards, out).returncode == 0
