@@ -19,6 +19,18 @@ from render.jobs.resume import pending_chunks
 _worker: dict = {}
 
 
+def _die_with_parent() -> None:
+    """A worker whose parent is killed outright (kill -9) is killed too (Linux PR_SET_PDEATHSIG),
+    instead of rendering on and failing with a traceback when it reports to no one. Finished
+    chunks are whole files, so nothing half-written stays; elsewhere this does nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _init_worker(factory: Callable, factory_args: tuple, out_dir: str, fingerprint: str,
                  single_process: bool = False) -> None:
     if not single_process:
@@ -27,6 +39,7 @@ def _init_worker(factory: Callable, factory_args: tuple, out_dir: str, fingerpri
         # Ctrl-C reaches every process of the terminal: the parent alone handles it (it terminates
         # the pool), so workers print no traceback of their own.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _die_with_parent()
     _worker.clear()
     _worker.update(source=factory(*factory_args), out_dir=Path(out_dir), fingerprint=fingerprint)
 
