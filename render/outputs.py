@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +83,18 @@ def claim(path: Path, outputs: Outputs) -> None:
                         "files in its output directory, so it stops: move them or use another --out")
     if owner is None:
         write_atomic(path / MARKER, json.dumps({"written_by": mine}) + "\n")
+
+
+def clear(path: Path, outputs: Outputs) -> None:
+    """Remove what a previous run of the command wrote at the top level of `path` (its patterns),
+    for a command that writes its folder whole; anything else stays."""
+    for entry in list(Path(path).iterdir()):
+        if entry.name in (MARKER, LOCK) or not _matches(entry.name, outputs.patterns):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 @contextmanager

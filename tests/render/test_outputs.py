@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from render.errors import UserError
-from render.outputs import LOCK, MARKER, SHARD, TRAIN, claim, output_dir
+from render.outputs import EXPLORE, LOCK, MARKER, SHARD, TRAIN, claim, clear, output_dir
 from tests.conftest import run_dcign, tiny_params, write_params
 
 
@@ -42,6 +42,16 @@ def test_an_unmarked_directory_of_the_commands_own_outputs_is_adopted(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"x")
     claim(tmp_path, TRAIN)
     assert json.loads((tmp_path / MARKER).read_text())["written_by"] == "dcign train"
+
+
+def test_clear_removes_the_commands_own_entries_only(tmp_path):
+    with output_dir(tmp_path, EXPLORE):
+        for name in ("index.html", "decoder.onnx", "ort.wasm", "explorer.json"):
+            (tmp_path / name).write_text("old")
+        (tmp_path / "images").mkdir()
+        (tmp_path / "images" / "0.png").write_text("old")
+        clear(tmp_path, EXPLORE)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([LOCK, MARKER])
 
 
 def test_another_commands_directory_is_refused(tmp_path):

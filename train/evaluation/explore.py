@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from render.errors import UserError
-from render.outputs import EXPLORE, output_dir
+from render.outputs import EXPLORE, clear, output_dir
 from render.shards.reader import ShardReader
 from train.checkpoints import load_model
 from train.data import DataSchema
@@ -122,12 +122,7 @@ def explore(model_dir: Path, data: Path, map_path: Path, out: Path) -> dict:
     check_dataset(cfg, model_dir, reader)
     schema = DataSchema.of(reader)
     with output_dir(out, EXPLORE):
-        for entry in list(Path(out).iterdir()):
-            if entry.name == "images":
-                shutil.rmtree(entry)
-            elif entry.name in PAGE_FILES or entry.suffix == ".onnx" or entry.name.startswith("ort") \
-                    or entry.name == "explorer.json":
-                entry.unlink()
+        clear(out, EXPLORE)
         checks = export_onnx(model, Path(out))
         for f in PAGE_FILES:
             shutil.copyfile(PAGE / f, Path(out) / f)
