@@ -195,8 +195,7 @@ class RunDir:
         stale = [p for p in self.out.glob(f"{CHECKPOINT_PREFIX}*") if p not in mine]
         stale += list(self.out.glob(f".tmp-{CHECKPOINT_PREFIX}*"))
         if stale and not mine:
-            stale += [p for p in (self.out / "model.safetensors", self.out / "config.json", self.out / CHECKSUMS,
-                                  self.out / "live") if p.exists()]
+            stale += [p for p in (self.out / name for name in (*MODEL_FILES, CHECKSUMS, "live")) if p.exists()]
         if stale:
             print(f"dcign: removing {len(stale)} file(s)/folder(s) of a different run from {self.out}", flush=True)
         for p in stale:
@@ -278,7 +277,7 @@ def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
     from safetensors.torch import load_file
 
     model_dir = Path(model_dir)
-    if not (model_dir / "model.safetensors").is_file() or not (model_dir / "config.json").is_file():
+    if not all((model_dir / name).is_file() for name in MODEL_FILES):
         unfinished = any(model_dir.glob(f"{CHECKPOINT_PREFIX}*"))
         raise UserError(f"{model_dir}: no trained model (model.safetensors and config.json); " + (
             "its training has not finished: resume it with the same 'dcign train' command" if unfinished else
