@@ -142,35 +142,17 @@ class RunDir:
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(old)
 
-    @staticmethod
-    def damage(path: Path) -> str | None:
-        """Why a finished checkpoint cannot be trusted (a file missing or not matching the checksum
-        its `done` file records), or None. Checkpoints written before `done` held checksums pass."""
-        try:
-            text = (path / "done").read_text()
-            sums = json.loads(text) if text.strip() else {}
-        except (OSError, ValueError):
-            return "its done file is unreadable"
-        if not isinstance(sums, dict):
-            return "its done file is damaged"
-        for name, digest in sorted(sums.items()):
-            if not (path / name).is_file():
-                return f"{name} is missing"
-            if sha256(path / name) != digest:
-                return f"{name} does not match its checksum"
-        return None
-
     def resumable(self, restart_if_changed: bool = False) -> list[Path]:
         """Finished checkpoints of this very run (same config and data) at or before `steps`.
         Checkpoints of a different run (another config or other data) stop with an error naming the
         difference, or with `restart_if_changed` (the DVC stage: its old outputs are in the DVC
         cache) are removed with the rest of that run, so they can never be resumed by mistake. This
         run trained beyond `steps` (steps lowered) stops with an error: nothing of it is removed. A
-        damaged checkpoint (`damage`) is removed with one line, so the run falls back to the newest
+        damaged checkpoint (`checksum_damage`) is removed with one line, so the run falls back to the newest
         intact one (a later save of the same step could not replace it)."""
         mine, other = [], []
         for path in self.checkpoints():
-            reason = self.damage(path)
+            reason = checksum_damage(path, "done")
             if reason is not None:
                 print(f"dcign: {path} is damaged ({reason}); removed, falling back to the checkpoint before it",
                       flush=True)
@@ -253,20 +235,25 @@ MODEL_FILES = ("model.safetensors", "config.json")
 CHECKSUMS = "checksums.json"
 
 
-def model_damage(model_dir: Path) -> str | None:
-    """Which model file does not match the checksum its training recorded, or None (also for a
-    model written before checksums were)."""
+def checksum_damage(folder: Path, record: str, names: tuple = ()) -> str | None:
+    """Why the files of `folder` cannot be trusted, or None: one of `names` (default: every file
+    `record` lists) is missing or differs from the sha256 in `record`, a JSON mapping of file name to
+    digest (a checkpoint's `done`, a model's checksums.json). A missing or empty record passes: it
+    was written before records held checksums."""
     try:
-        sums = json.loads((model_dir / CHECKSUMS).read_text())
+        text = (folder / record).read_text()
+        sums = json.loads(text) if text.strip() else {}
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return f"{CHECKSUMS} is unreadable"
+        return f"{record} is unreadable"
     if not isinstance(sums, dict):
-        return f"{CHECKSUMS} is damaged"
-    for name in MODEL_FILES:
-        if sums.get(name) != sha256(model_dir / name):
-            return f"{name} does not match its checksum in {CHECKSUMS}"
+        return f"{record} is damaged"
+    for name in names or sorted(sums):
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+        if sums.get(name) != sha256(folder / name):
+            return f"{name} does not match its checksum in {record}"
     return None
 
 
@@ -282,7 +269,7 @@ def load_model(model_dir: Path, device: str = "cpu") -> tuple[DCIGN, dict]:
         raise UserError(f"{model_dir}: no trained model (model.safetensors and config.json); " + (
             "its training has not finished: resume it with the same 'dcign train' command" if unfinished else
             "expected the --out directory of a finished 'dcign train'"))
-    damaged = model_damage(model_dir)
+    damaged = checksum_damage(model_dir, CHECKSUMS, MODEL_FILES)
     if damaged:
         raise UserError(f"{model_dir}: damaged model files ({damaged}); train it again or restore it with "
                         "'dvc checkout'")
