@@ -115,5 +115,9 @@ if [ "${1:-}" = pytest ]; then ensure_browser; fi
 
 export PATH="$VENV/bin:$PATH"
 export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"
+# Python may cache compiled modules here even where the machine says not to: each of a run's ~16
+# processes would otherwise compile its imports again (about 10 s each for torch, sklearn and
+# dvc). The caches stay out of git (.gitignore) and out of the stages' code hashes (.dvcignore).
+unset PYTHONDONTWRITEBYTECODE
 [ "$#" -gt 0 ] || { say "ready; pass a command to run, e.g. 'dvc repro' or 'pytest'"; exit 0; }
 exec "$@"

@@ -91,6 +91,18 @@ def test_dvc_repro_runs_every_stage_then_is_up_to_date(repo):
     assert not ran(again)
 
 
+def test_a_cache_of_compiled_modules_in_the_code_changes_no_stage(repo):
+    """pipelines/run.sh lets Python write __pycache__ folders into the packages whose code the
+    stages hash; .dvcignore keeps them out of those hashes."""
+    cache = repo / "render" / "faces" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "scratch.cpython-311.pyc").write_bytes(b"not the code")
+    try:
+        assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo)
+    finally:
+        shutil.rmtree(cache)
+
+
 def test_metrics_and_plots_are_declared_for_dvc(repo):
     shown = sh("dvc", "metrics", "show", "--json", cwd=repo)
     data = json.loads(shown)
