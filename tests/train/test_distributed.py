@@ -12,6 +12,9 @@ from train.data import stream_seed
 from train.distributed import Ranks, without_nproc
 
 
+FP32 = {"precision": "fp32"}  # see assert_close
+
+
 def weights(model_dir):
     return load_file(str(model_dir / "model.safetensors"))
 
@@ -19,7 +22,8 @@ def weights(model_dir):
 def assert_close(a_dir, b_dir):
     """Equal to float rounding: one grouped pass over both batches sums in another order than two
     processes with one batch each, and Adam's normalised steps magnify that for tiny gradients
-    (weights here are of order 0.01 to 0.1)."""
+    (weights here are of order 0.01 to 0.1). The runs compared train in fp32 (FP32): under bf16
+    autocast, on a CPU with bf16 units, the two orders round apart at bf16's precision."""
     a, b = weights(a_dir), weights(b_dir)
     assert a.keys() == b.keys()
     for key in a:
@@ -39,9 +43,9 @@ def test_the_ranks_command_line_has_no_nproc():
 
 
 def test_two_processes_match_one_process_on_the_same_global_batches(shards, tmp_path):
-    single = train_tiny(tmp_path, shards, tmp_path / "single", batches_per_step=2)
+    single = train_tiny(tmp_path, shards, tmp_path / "single", batches_per_step=2, **FP32)
     assert single.returncode == 0, single.stderr
-    ddp = train_tiny(tmp_path, shards, tmp_path / "ddp", "--nproc", 2, batches_per_step=2)
+    ddp = train_tiny(tmp_path, shards, tmp_path / "ddp", "--nproc", 2, batches_per_step=2, **FP32)
     assert ddp.returncode == 0, ddp.stderr
     assert "on 2 processes on cpu" in ddp.stdout
     assert ddp.stdout.count("trained for 8 steps") == 1  # rank 0 reports, the others stay quiet
@@ -59,12 +63,13 @@ def test_two_processes_match_one_process_on_the_same_global_batches(shards, tmp_
 
 
 def test_a_distributed_run_resumes_in_any_process_count(shards, tmp_path):
-    assert train_tiny(tmp_path, shards, tmp_path / "straight", batches_per_step=2, steps=8).returncode == 0
-    first = train_tiny(tmp_path, shards, tmp_path / "resumed", "--nproc", 2, batches_per_step=2, steps=4)
+    assert train_tiny(tmp_path, shards, tmp_path / "straight", batches_per_step=2, steps=8, **FP32).returncode == 0
+    first = train_tiny(tmp_path, shards, tmp_path / "resumed", "--nproc", 2, batches_per_step=2, steps=4, **FP32)
     assert first.returncode == 0, first.stderr
-    again = train_tiny(tmp_path, shards, tmp_path / "resumed", batches_per_step=2, steps=6)  # one process
+    again = train_tiny(tmp_path, shards, tmp_path / "resumed", batches_per_step=2, steps=6, **FP32)  # one process
     assert again.returncode == 0 and "resuming dcign_faces from step 4" in again.stdout, again.stderr
-    last = train_tiny(tmp_path, shards, tmp_path / "resumed", env={"DCIGN_NPROC": "2"}, batches_per_step=2, steps=8)
+    last = train_tiny(tmp_path, shards, tmp_path / "resumed", env={"DCIGN_NPROC": "2"}, batches_per_step=2, steps=8,
+                      **FP32)
     assert last.returncode == 0 and "resuming dcign_faces from step 6" in last.stdout, last.stderr
     assert "on 2 processes on cpu" in last.stdout  # DCIGN_NPROC: how a DVC stage's train gets N processes
     assert_close(tmp_path / "straight", tmp_path / "resumed")
