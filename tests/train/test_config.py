@@ -110,7 +110,7 @@ def test_the_profiles_give_the_configs_they_always_gave():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     faces, baseline, chairs = (train_config(copy.deepcopy(params), n)
                                for n in ("dcign_faces", "baseline_faces", "dcign_chairs"))
-    assert (faces.mode, faces.steps, faces.feature_maps, faces.lr) == ("clamped", 6000, 8, 0.0005)
+    assert (faces.mode, faces.steps, faces.feature_maps, faces.lr) == ("clamped", 8000, 8, 0.0005)
     assert faces.clamp_noise == "per_sample" and faces.batch_ratio == {"azimuth": 1, "elevation": 1, "light": 1, "intrinsic": 10}
     assert baseline.mode == "entangled"  # like for like: the baseline differs in its mode alone, steps included
     assert baseline.as_dict() | {"name": "x", "mode": "m"} == faces.as_dict() | {"name": "x", "mode": "m"}
