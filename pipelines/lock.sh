@@ -4,7 +4,8 @@
 #   pipelines/locks/cpu.txt   torch==2.13.0+cpu (PyTorch's CPU wheel, or the same file from a local pip find-links)
 #   pipelines/locks/cuda.txt  torch==2.13.0 from PyPI, with its CUDA libraries
 #   pipelines/locks/uv.txt    the installer itself
-# Use: bash pipelines/lock.sh   (then commit the three files; run.sh re-installs when they change)
+# Use: bash pipelines/lock.sh   (then commit the three files; run.sh re-installs when they change).
+# Pins already in a lock stay unless a changed requirement needs another version.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,7 @@ compile() {  # compile <lock> <torch pin> [source options]
     local lock="$1" torch="$2"
     shift 2
     echo "torch==$torch" > "$TOOL/torch.txt"
+    cp "pipelines/locks/$lock" "$TOOL/out.txt"  # the resolver keeps every existing pin it can
     "$UV" pip compile setup.cfg --extra test --extra ray --python-version "$LOCK_PYTHON" \
         --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header --quiet \
         -c "$TOOL/torch.txt" "$@" -o "$TOOL/out.txt"

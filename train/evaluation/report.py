@@ -126,8 +126,8 @@ def disentanglement_lines(metrics: dict) -> list[str]:
     preset = evaluation["preset"]
     lines = ["## Disentanglement metrics", "",
              f"Preset `{preset}` (train/evaluation/metrics.py): `standard` follows the disentanglement_lib "
-             "settings; `fast` computes MIG and SAP as `standard` does, DCI with smaller boosted trees (its values "
-             "depart from the standard ones) and FactorVAE / BetaVAE from fewer votes (noisier). "
+             "settings; `fast` computes MIG, DCI and SAP as `standard` does and FactorVAE / BetaVAE from fewer votes "
+             "(noisier). "
              f"Factors scored: {', '.join(evaluation['factors'])}. Training and test pools are the encoded "
              "training and test images; the test identities are never seen in training.", "",
              "| metric | value | computed on | settings |", "|---|---|---|---|"]

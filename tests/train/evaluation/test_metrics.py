@@ -189,7 +189,7 @@ def test_small_pool_factor_vae_and_beta_vae():
 def test_presets_documented():
     assert set(PRESETS) == {"standard", "fast"}
     fast, std = PRESETS["fast"], PRESETS["standard"]
-    for key in ("max_train", "max_test", "mig_bins"):  # so fast MIG and SAP are the standard ones
+    for key in ("max_train", "max_test", "mig_bins"):  # so fast MIG, DCI and SAP are the standard ones
         assert fast[key] == std[key]
     assert (std["batch_size"], std["n_train"], std["n_eval"], std["n_var"], std["prune"]) == (
         64, 10000, 5000, 10000, 0.05)
@@ -251,6 +251,6 @@ def test_deterministic_under_same_seed(toy):
     fv = [factor_vae_score(ctr, ftr, np.random.default_rng(s), n_train=500, n_eval=300)
           for s in (1, 1, 2)]
     assert fv[0] == fv[1]
-    d1 = dci(ctr[:500], ftr[:500], cte, fte, fast=True)
-    d2 = dci(ctr[:500], ftr[:500], cte, fte, fast=True)
+    d1 = dci(ctr[:500], ftr[:500], cte, fte)
+    d2 = dci(ctr[:500], ftr[:500], cte, fte)
     assert d1 == d2
