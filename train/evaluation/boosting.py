@@ -15,7 +15,7 @@ The same algorithm step by step (scikit-learn 1.9's `_gb.py` and `tree/_splitter
 * each stage: the negative gradient g = y_k - p_k of the log loss; per class (one tree when
   there are two classes) a squared-error regression tree on g, grown greedily to depth 3: a
   node is split where sum_left^2 / n_left + sum_right^2 / n_right is largest, between two
-  neighbouring sorted values that differ by more than 1e-7, at their midpoint; a node with fewer
+  neighbouring sorted values that differ by more than 1e-7, halfway; a node with fewer
   than two rows or a variance below machine epsilon stays a leaf;
 * each leaf predicts one Newton step, mean(g) / mean(p (1 - p)), times (K - 1) / K for K > 2
   classes; the raw scores grow by 0.1 times the leaf value;
@@ -40,7 +40,8 @@ from numba import njit, prange
 STAGES = 100
 DEPTH = 3
 LEARNING_RATE = 0.1
-_SAME = 1e-7  # scikit-learn's FEATURE_THRESHOLD: closer sorted values cannot be split apart
+_SAME = np.float32(1e-7)  # scikit-learn's FEATURE_THRESHOLD: closer sorted values cannot be split
+# apart; like scikit-learn, the test adds it to a float32 value in float32 arithmetic
 _EPS = np.finfo(np.float64).eps
 _TINY = 1e-150  # a Newton step with a smaller denominator is 0 (scikit-learn's _safe_divide)
 
@@ -235,16 +236,13 @@ def _best_splits(sorted_x, order, g, node, first, open_, count, total):
                 if m < 0 or m >= width or not open_[k, m]:
                     continue
                 c = nl[k, m]
-                if c > 0 and v > last[k, m] + _SAME:
+                if c > 0 and v > np.float32(np.float32(last[k, m]) + _SAME):
                     s = sl[k, m]
                     r = total[k, m] - s
                     proxy = s * s / c + r * r / (count[k, m] - c)
                     if proxy > best[j, k, m]:
                         best[j, k, m] = proxy
-                        mid = last[k, m] / 2.0 + v / 2.0
-                        if mid == v or np.isinf(mid):
-                            mid = last[k, m]
-                        cut[j, k, m] = mid
+                        cut[j, k, m] = last[k, m] / 2.0 + v / 2.0
                         left[j, k, m, 0] = c
                         left[j, k, m, 1] = s
                         left[j, k, m, 2] = ql[k, m]
