@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from pipelines.host_memory import keep_freed_memory
 from render.errors import UserError
 from render.schema import SCHEMAS
 
@@ -251,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
     args.argv = argv
+    keep_freed_memory()
     signal.signal(signal.SIGTERM, _terminated)
     try:
         code = args.func(args)
