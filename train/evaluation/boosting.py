@@ -7,9 +7,7 @@ sorts the node's values of every latent again at every node of every tree; with 
 200 latents and factors of 31, 33 and 81 classes (one tree per class per stage) that took about
 41 minutes per face model on one core. Here every latent is sorted once, and each tree level is
 one pass over each latent's sorted values that serves every tree of the stage (they only share
-the stage's gradient), latents in parallel; at the roots, where every tree holds every row,
-the trees of a stage run side by side in vector instructions. About 85 s per face model on two
-cores (the roots' vector pass made it 1.2x faster, to the same bits).
+the stage's gradient), latents in parallel: about 85 s per face model on two cores.
 
 The same algorithm step by step (scikit-learn 1.9's `_gb.py` and `tree/_splitter.pyx`):
 
@@ -188,11 +186,8 @@ def _grow(x, sorted_x, order, g, depth, importance):
                 open_[k, m] = c >= 2 and squares[k, first + m] / c - (total[k, first + m] / c) ** 2 > _EPS
         if not open_.any():
             break
-        if level == 0:
-            best, cut, left = _root_splits(sorted_x, order, g, open_[:, 0], count[:, 0], total[:, 0])
-        else:
-            best, cut, left = _best_splits(sorted_x, order, g, node, first, open_, count[:, first:first + width],
-                                           total[:, first:first + width])
+        best, cut, left = _best_splits(sorted_x, order, g, node, first, open_, count[:, first:first + width],
+                                       total[:, first:first + width])
         for k in range(trees):
             for m in range(width):
                 if not open_[k, m]:
@@ -260,51 +255,6 @@ def _best_splits(sorted_x, order, g, node, first, open_, count, total):
                 sl[k, m] += gi
                 ql[k, m] += gi * gi
                 last[k, m] = v
-    return best, cut, left
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def _root_splits(sorted_x, order, g, open_, count, total):
-    """_best_splits for the roots, where every row is in the one node of every tree: the count and
-    the previous value are then the same for all trees, so the trees form a branch-free inner loop
-    the compiler turns into vector instructions (about 10 times faster than the general pass).
-    The same operations in the same order: the same splits, to the bit."""
-    latents, n = sorted_x.shape
-    trees = open_.size
-    best = np.full((latents, trees, 1), -np.inf)
-    cut = np.zeros((latents, trees, 1))
-    left = np.zeros((latents, trees, 1, 3))
-    for j in prange(latents):
-        top = np.full(trees, -np.inf)
-        at = np.zeros(trees, dtype=np.int64)
-        at_s = np.zeros(trees)
-        at_q = np.zeros(trees)
-        sl = np.zeros(trees)
-        ql = np.zeros(trees)
-        for t in range(n):
-            gi = g[order[j, t]]
-            if t > 0 and sorted_x[j, t] > np.float32(np.float32(sorted_x[j, t - 1]) + _SAME):
-                c = float(t)
-                for k in range(trees):
-                    s = sl[k]
-                    r = total[k] - s
-                    proxy = s * s / c + r * r / (count[k] - c)
-                    if proxy > top[k]:
-                        top[k] = proxy
-                        at[k] = t
-                        at_s[k] = s
-                        at_q[k] = ql[k]
-            for k in range(trees):
-                sl[k] += gi[k]
-                ql[k] += gi[k] * gi[k]
-        for k in range(trees):
-            if open_[k] and top[k] > -np.inf:
-                t = at[k]
-                best[j, k, 0] = top[k]
-                cut[j, k, 0] = sorted_x[j, t - 1] / 2.0 + sorted_x[j, t] / 2.0
-                left[j, k, 0, 0] = float(t)
-                left[j, k, 0, 1] = at_s[k]
-                left[j, k, 0, 2] = at_q[k]
     return best, cut, left
 
 

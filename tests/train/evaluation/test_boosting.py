@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 
-from train.evaluation.boosting import _best_splits, _root_splits, boosted_trees
+from train.evaluation.boosting import boosted_trees
 from train.evaluation.metrics import dci_from_importance
 
 
@@ -26,25 +26,6 @@ def pool():
 def _sklearn(x, y, xt, yt, seed, stages=100):
     model = GradientBoostingClassifier(n_estimators=stages, random_state=seed).fit(x, y)
     return model.feature_importances_, np.mean(model.predict(x) == y), np.mean(model.predict(xt) == yt)
-
-
-def test_the_roots_vector_pass_finds_the_general_passs_splits_to_the_bit():
-    """Values with ties (rounded to a grid; some closer than the 1e-7 that cannot be split), a
-    tree that is not open: every best proxy, threshold and left-side sum is the same."""
-    rng = np.random.default_rng(1)
-    n, latents, trees = 300, 6, 9
-    x = np.round(rng.standard_normal((n, latents)), 1).astype(np.float32)
-    x[::7, 0] += np.float32(5e-8)
-    order = np.argsort(x, axis=0, kind="stable").T.astype(np.int64)
-    sorted_x = np.take_along_axis(x, order.T, axis=0).T.astype(np.float64)
-    g = rng.standard_normal((n, trees))
-    open_ = np.ones((trees, 1), dtype=np.bool_)
-    open_[3] = False
-    count, total = np.full((trees, 1), float(n)), g.sum(0)[:, None]
-    general = _best_splits(sorted_x, order, g, np.zeros((n, trees), dtype=np.int64), 0, open_, count, total)
-    root = _root_splits(sorted_x, order, g, open_[:, 0], count[:, 0], total[:, 0])
-    for a, b in zip(general, root):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_one_latent_same_model_as_sklearn(pool):
