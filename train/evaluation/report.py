@@ -92,6 +92,12 @@ def write_report(out: Path, cfg: dict, metrics: dict, figures: dict) -> None:
         r = f"{v['pearson_r']:+.3f}" if "pearson_r" in v else "n/a (circular)"
         lines.append(f"| {t} | {', '.join(f'z{k}' for k in v['latents'])} | {v['median_error_deg']:.1f} | {r} |")
     lines.append("")
+    for t, v in eq.items():
+        if "median_error_deg_by_family" in v:
+            families = v["median_error_deg_by_family"]
+            lines += [f"{t} by chair family, median error (deg): a stool that looks the same after a quarter turn "
+                      "has no angle to read.", "", "| " + " | ".join(families) + " |", "|---" * len(families) + "|",
+                      "| " + " | ".join(f"{e:.1f}" for e in families.values()) + " |", ""]
     lines += [f"![{t}]({figures[f'equivariance_{t}']})" for t in eq]
     lines += ["", "## Invariance", "",
               "Mean within-batch spread of each latent group in batches where its factor is fixed, relative "

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from render.chairs.procedural.chair_params import FAMILIES
 from render.shards.reader import ShardReader
 from tests.conftest import run_dcign, tiny_params, train_tiny, write_params
 
@@ -183,6 +184,8 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
     assert set(metrics["equivariance"]) == set(metrics["sweeps"]) == {"azimuth"}
     azimuth = metrics["equivariance"]["azimuth"]
     assert azimuth["latents"] == [0, 1] and "pearson_r" not in azimuth and 0 <= azimuth["median_error_deg"] <= 180
+    assert azimuth["median_error_deg_by_family"] and set(azimuth["median_error_deg_by_family"]) <= set(FAMILIES)
+    assert all(0 <= e <= 180 for e in azimuth["median_error_deg_by_family"].values())
     assert set(metrics["invariance"]) == {"azimuth", "intrinsic"}
     assert metrics["evaluation"]["factors"] == ["azimuth", "elevation"]
     assert "dci_disentanglement" in metrics["disentanglement"] and "not_applicable" not in metrics["disentanglement"]
@@ -195,6 +198,7 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
     report = (tmp_path / "report.md").read_text()
     assert "| azimuth: median error of the value read from its latents (deg) |" in report
     assert "Pearson r of its latent |" not in report
+    assert "azimuth by chair family, median error (deg)" in (tmp_path / "r" / "report.md").read_text()
     gif = tmp_path / "turn.gif"
     photo = tmp_path / "photo.png"
     Image.fromarray(ShardReader(chair_shards, "test").batch("intrinsic", 0)[0][0]).save(photo)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from train.evaluation.metrics import all_metrics
-from train.evaluation.probes import identity_retrieval, scored_factors
+from render.chairs.procedural.chair_params import FAMILIES
+from train.evaluation.probes import by_family, identity_retrieval, scored_factors
 
 
 def test_identity_retrieval_tells_faithful_from_mean_reconstructions():
@@ -40,3 +41,10 @@ def test_scores_that_say_nothing_with_one_factor_are_not_reported():
     two = np.column_stack([factors, rng.integers(0, 3, size=(300, 1))])
     out = all_metrics(codes[:200], two[:200], codes[200:], two[200:], rng, preset="fast")
     assert "not_applicable" not in out and {"dci_disentanglement", "factor_vae", "beta_vae"} <= set(out)
+
+
+def test_errors_by_chair_family_name_each_family_and_skip_chairs_without_one():
+    errors = np.array([10.0, 20.0, 90.0, 95.0, 100.0, 5.0])
+    family = np.array([0, 0, 3, 3, 3, -1])
+    assert by_family(errors, family) == {FAMILIES[0]: 15.0, "stool": 95.0}
+    assert by_family(errors, np.full(6, -1)) == {}
