@@ -83,6 +83,11 @@ class DatasetSchema:
 _AZIMUTH_RANGE = Factor("azimuth", "rad", "az", grid="range", limit=3.141592653589793, mirror=-1)
 _ELEVATION_RANGE = Factor("elevation", "rad", "el", grid="range", limit=1.5707963267948966, mirror=1)
 
+# The procedural chairs' families, by the index their 'family' label holds: chair i belongs to
+# family i % len(CHAIR_FAMILIES), so the order is part of the data. Declared here, beside the
+# factors, so the evaluation can name them without importing the generator.
+CHAIR_FAMILIES = ("dining", "armchair", "office", "stool", "bar_stool", "cantilever", "rocking", "lounge")
+
 SCHEMAS = {
     "faces": DatasetSchema(
         name="faces",

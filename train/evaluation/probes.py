@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from render.schema import INTRINSIC
+from render.schema import CHAIR_FAMILIES, INTRINSIC
 from train.data import DataSchema
 from train.evaluation.metrics import discretize
 from train.evaluation.readout import DEGREES, Readout, median_error_deg
@@ -28,9 +28,8 @@ def by_family(errors: np.ndarray, family: np.ndarray) -> dict:
     """Median error per procedural chair family: a round four-legged stool looks the same after
     every quarter turn, so its angle cannot be read, and one median over all chairs hides where the
     error lies. Chairs from mesh files have no family (-1) and get none."""
-    from render.chairs.procedural.chair_params import FAMILIES
-
-    return {FAMILIES[f]: float(np.median(errors[family == f])) for f in np.unique(family) if 0 <= f < len(FAMILIES)}
+    return {CHAIR_FAMILIES[f]: float(np.median(errors[family == f]))
+            for f in np.unique(family) if 0 <= f < len(CHAIR_FAMILIES)}
 
 
 def equivariance(enc: dict, reads: dict, schema: DataSchema) -> dict:

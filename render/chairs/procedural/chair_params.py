@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The order is part of the data: chair i belongs to family i % len(FAMILIES).
-FAMILIES = ("dining", "armchair", "office", "stool", "bar_stool", "cantilever", "rocking", "lounge")
+from render.schema import CHAIR_FAMILIES as FAMILIES  # the order is part of the data (render/schema.py)
 
 
 @dataclass(frozen=True)

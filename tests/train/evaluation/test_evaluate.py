@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render.chairs.procedural.chair_params import FAMILIES
+from render.schema import CHAIR_FAMILIES as FAMILIES
 from render.shards.reader import ShardReader
 from tests.conftest import run_dcign, tiny_params, train_tiny, write_params
 

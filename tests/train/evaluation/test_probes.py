@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
+from render.schema import CHAIR_FAMILIES as FAMILIES
 from train.evaluation.metrics import all_metrics
-from render.chairs.procedural.chair_params import FAMILIES
 from train.evaluation.probes import by_family, identity_retrieval, scored_factors
 
 
