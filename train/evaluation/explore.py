@@ -3,7 +3,7 @@ pick a held-out test image (or drop in your own), and turn and relight it with o
 factor, combined freely, re-rendered live in the browser by the model's own decoder.
 
 The folder it writes works offline from any static file server (`python -m http.server`), with
-nothing of the project installed: `index.html`, `app.js`, `style.css` (train/explorer/),
+nothing of the project installed: `index.html`, `readout.js`, `app.js`, `style.css` (train/explorer/),
 onnxruntime-web's WebAssembly build (the npm package the set-up installs), the network as two ONNX
 graphs (the encoder's mean, and the decoder with its sigmoid), `explorer.json` (each factor's
 latents, unit, range and the evaluation's readout both ways, from latent_map.json) and the test
@@ -33,7 +33,7 @@ from train.evaluation.encoding import check_dataset
 PAGE = Path(__file__).parents[1] / "explorer"  # train/explorer/: the page's own files and its npm package
 RUNTIME = PAGE / "node_modules" / "onnxruntime-web" / "dist"
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
-PAGE_FILES = ("index.html", "app.js", "style.css")
+PAGE_FILES = ("index.html", "readout.js", "app.js", "style.css")
 IDENTITIES = 8  # held-out identities whose test images the page carries
 CHECK_TOLERANCE = 1e-4
 

@@ -84,9 +84,10 @@ def write_report(out: Path, cfg: dict, metrics: dict, figures: dict) -> None:
              "| retrieval top-1 | chance | spread of reconstructions / of inputs |", "|---|---|---|",
              f"| {identity['top1']:.3f} | {identity['chance']:.3f} | {identity['spread_ratio']:.3f} |", "",
              "## Inferred vs true factors (paper Fig. 6)", "",
-             "Each factor is read from its latents by a least-squares fit on the training images: a line, or for "
-             "a circular factor with two latents the angle of a fitted circle. The error is taken on the test "
-             "images, around the circle for a circular factor.", "",
+             "Each factor is read from its latents as fitted on the training images: by a least-squares line, or "
+             "for a circular factor with two latents as the nearest point of the loop through the mean training "
+             "code of each grid value. The error is taken on the test images, around the circle for a circular "
+             "factor.", "",
              "| factor | latents | median error (deg) | Pearson r of its first latent |", "|---|---|---|---|"]
     for t, v in eq.items():
         r = f"{v['pearson_r']:+.3f}" if "pearson_r" in v else "n/a (circular)"

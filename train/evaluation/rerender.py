@@ -90,7 +90,7 @@ def parse_sets(sets: list[str], latent_map: dict) -> dict:
 
 def readout_of(name: str, entry: dict) -> Readout:
     read = Readout.from_dict(entry["readout"])
-    if not np.any(read.to_code[:-1]):
+    if not read.varies():
         raise UserError(f"{name}: latents {list(read.latents)} do not vary with the factor in this model; cannot set it")
     return read
 

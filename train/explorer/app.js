@@ -1,8 +1,8 @@
 "use strict";
 // The explorer: the model's encoder and decoder run in the page (onnxruntime-web, WebAssembly).
-// explorer.json says, per factor, which latents carry it and the evaluation's linear maps between
-// the factor's value and those latents (train/evaluation/readout.py): a slider sets a value, the
-// map turns it into latent values, the decoder renders the code.
+// explorer.json says, per factor, which latents carry it and the evaluation's maps between the
+// factor's value and those latents (readout.js, as train/evaluation/readout.py fits them): a slider
+// sets a value, the map turns it into latent values, the decoder renders the code.
 
 const SIZE = 150;
 const state = { info: null, encoder: null, decoder: null, mu: null, identity: null, values: null,
@@ -10,33 +10,8 @@ const state = { info: null, encoder: null, decoder: null, mu: null, identity: nu
 
 function status(text) { document.getElementById("status").textContent = text; }
 
-function isCircle(entry) { return entry.readout.period > 0 && entry.readout.latents.length >= 2; }
-
 function range(entry) {
   return entry.readout.period > 0 ? [0, entry.readout.period] : entry.range;
-}
-
-// value -> the factor's latent values: [value, 1] (or [cos, sin, 1] on a circle) times to_code
-function codeFor(entry, value) {
-  const r = entry.readout;
-  let row = [value, 1];
-  if (isCircle(entry)) {
-    const angle = 2 * Math.PI * value / r.period;
-    row = [Math.cos(angle), Math.sin(angle), 1];
-  }
-  return r.latents.map((_, k) => row.reduce((sum, x, i) => sum + x * r.to_code[i][k], 0));
-}
-
-// encoder means -> the factor's value: [z, 1] times to_value (an angle on a circle)
-function valueOf(entry, mu) {
-  const r = entry.readout;
-  const row = [...r.latents.map((l) => mu[l]), 1];
-  const out = r.to_value[0].map((_, j) => row.reduce((sum, x, i) => sum + x * r.to_value[i][j], 0));
-  if (out.length === 2) {
-    const turn = Math.atan2(out[1], out[0]) * r.period / (2 * Math.PI);
-    return ((turn % r.period) + r.period) % r.period;
-  }
-  return out[0];
 }
 
 function label(entry, value) {
@@ -124,7 +99,7 @@ async function renderNow() {
   for (const [t, entry] of Object.entries(factors)) {
     values[t] = Number(state.sliders[t].input.value);
     state.sliders[t].shown.textContent = label(entry, values[t]);
-    codeFor(entry, values[t]).forEach((c, k) => { z[entry.readout.latents[k]] = c; });
+    codeFor(entry.readout, values[t]).forEach((c, k) => { z[entry.readout.latents[k]] = c; });
   }
   const output = await decode(z);
   state.z = z;
@@ -161,7 +136,7 @@ async function choose(gray, identity, values) {
   const read = [];
   for (const [t, entry] of Object.entries(state.info.factors)) {
     const [lo, hi] = range(entry);
-    const v = Math.min(hi, Math.max(lo, valueOf(entry, state.mu)));
+    const v = Math.min(hi, Math.max(lo, valueOf(entry.readout, state.mu)));
     state.sliders[t].input.value = String(v);
     read.push(`${t} ${label(entry, v)}`);
   }

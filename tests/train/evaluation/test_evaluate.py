@@ -173,7 +173,8 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
     once around, and the elevation (which no batch type varies) joins the scored factors, so DCI
     disentanglement is defined."""
     params = tiny_params()
-    params["train"]["dcign_chairs"].update(feature_maps=4, latent_dim=8, steps=2, checkpoint_every=2, device="cpu",
+    # (F = 4 leaves a 2-step encoder with one output for every image: no turn to set)
+    params["train"]["dcign_chairs"].update(feature_maps=8, latent_dim=8, steps=2, checkpoint_every=2, device="cpu",
                                            latents={"azimuth": [0, 1]})
     write_params(tmp_path / "c.yaml", params)
     run_dcign("train", "--data", chair_shards, "--config", "dcign_chairs", "--out", tmp_path / "m",

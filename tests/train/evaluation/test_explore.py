@@ -34,7 +34,7 @@ def explorer(evaluated, shards, tmp_path_factory):
 
 def test_the_folder_holds_the_page_the_runtime_the_graphs_and_test_images(explorer, evaluated):
     info = json.loads((explorer / "explorer.json").read_text())
-    for name in ("index.html", "app.js", "style.css", "ort.wasm.min.js", "ort-wasm-simd-threaded.wasm",
+    for name in ("index.html", "readout.js", "app.js", "style.css", "ort.wasm.min.js", "ort-wasm-simd-threaded.wasm",
                  "encoder.onnx", "decoder.onnx"):
         assert (explorer / name).is_file(), name
     assert set(info["factors"]) == {"azimuth", "elevation", "light"}
