@@ -14,6 +14,7 @@ from render.chairs.config import ChairsConfig
 from render.chairs.sampling import chair_split
 from render.errors import UserError
 from render.params import SPLITS
+from render.schema import CHAIR_FAMILIES
 from render.source import Prepared
 
 SKIPPED_FILE = "skipped_chairs.json"
@@ -43,9 +44,7 @@ class ChairCatalog(Prepared):
     def family(self, identity: int) -> int:
         if not self.procedural:
             return -1
-        from render.chairs.procedural.chair_params import FAMILIES
-
-        return identity % len(FAMILIES)
+        return identity % len(CHAIR_FAMILIES)
 
     def describe(self, cfg: ChairsConfig) -> dict:
         chairs = {
@@ -56,9 +55,7 @@ class ChairCatalog(Prepared):
             "ids": {s: [self.chair_ids[k] for k in self.pools[s]] for s in SPLITS},
         }
         if self.procedural:
-            from render.chairs.procedural.chair_params import FAMILIES
-
-            chairs["families"] = list(FAMILIES)
+            chairs["families"] = list(CHAIR_FAMILIES)
         return {"chairs": chairs}
 
     def after_render(self, out_dir: Path) -> None:

@@ -52,7 +52,7 @@ class Readout(ABC):
         z, v = mu[:, latents].astype(np.float64), np.asarray(values, dtype=np.float64)
         period = PERIOD[unit] if circular else 0.0
         if period and len(latents) >= 2:
-            return LoopReadout.fit(latents, period, z, v)
+            return LoopReadout.from_codes(latents, period, z, v)
         return LineReadout(latents, period, _lstsq(_design(z), v[:, None]), _lstsq(_design(v[:, None]), z))
 
     @staticmethod
@@ -119,7 +119,8 @@ class LoopReadout(Readout):
     knots: np.ndarray  # (n, k) the mean training code at each value
 
     @classmethod
-    def fit(cls, latents: tuple, period: float, z: np.ndarray, values: np.ndarray) -> LoopReadout:
+    def from_codes(cls, latents: tuple, period: float, z: np.ndarray, values: np.ndarray) -> LoopReadout:
+        """The loop through the mean of the codes `z` (N, k) at each distinct value of `values`."""
         v = np.mod(values, period)
         grid = np.unique(v)
         return cls(latents, period, grid, np.stack([z[v == g].mean(axis=0) for g in grid]))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from render.schema import CHAIR_FAMILIES as FAMILIES  # the order is part of the data (render/schema.py)
-
 
 @dataclass(frozen=True)
 class ChairParams:

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 
-from render.chairs.procedural.chair_params import FAMILIES, ChairParams
+from render.chairs.procedural.chair_params import ChairParams
 from render.chairs.procedural.families import build_chair
 from render.gl.mesh import AlbedoMesh
+from render.schema import CHAIR_FAMILIES
 
 
 def _tones(rng) -> dict:
@@ -41,9 +42,9 @@ def _pick(rng, options, weights=None):
 
 
 def sample_chair_params(seed: int, chair_id: int) -> ChairParams:
-    """Chair `chair_id` of the set drawn from `seed`: the family cycles through FAMILIES, the
+    """Chair `chair_id` of the set drawn from `seed`: the family cycles through CHAIR_FAMILIES, the
     rest comes from np.random.default_rng([seed, 11, chair_id])."""
-    family = FAMILIES[chair_id % len(FAMILIES)]
+    family = CHAIR_FAMILIES[chair_id % len(CHAIR_FAMILIES)]
     rng = np.random.default_rng([seed, 11, chair_id])
     u = rng.uniform
     q = dict(family=family)

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import trimesh
 
-from render.chairs.procedural.chair_params import FAMILIES, ChairParams
+from render.chairs.procedural.chair_params import ChairParams
+from render.schema import CHAIR_FAMILIES
 from render.chairs.procedural.families import build_chair
 from render.chairs.procedural.sampling import procedural_chair, sample_chair_params
 from render.gl.mesh import AlbedoMesh
 
 IDS_PER_FAMILY = 15
 MAX_TRIANGLES = 30_000  # keeps a chair cheap to render
-ALL_IDS = range(len(FAMILIES) * IDS_PER_FAMILY)
+ALL_IDS = range(len(CHAIR_FAMILIES) * IDS_PER_FAMILY)
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,13 @@ def chairs():
 
 
 def test_families_are_the_contract():
-    assert FAMILIES == ("dining", "armchair", "office", "stool", "bar_stool", "cantilever", "rocking", "lounge")
+    assert CHAIR_FAMILIES == ("dining", "armchair", "office", "stool", "bar_stool", "cantilever", "rocking", "lounge")
 
 
 def test_family_cycles_over_ids_and_all_appear():
-    families = [sample_chair_params(5, cid).family for cid in range(len(FAMILIES))]
-    assert families == list(FAMILIES)
-    assert sample_chair_params(5, 8 + 2).family == FAMILIES[2]
+    families = [sample_chair_params(5, cid).family for cid in range(len(CHAIR_FAMILIES))]
+    assert families == list(CHAIR_FAMILIES)
+    assert sample_chair_params(5, 8 + 2).family == CHAIR_FAMILIES[2]
 
 
 @pytest.mark.parametrize("cid", ALL_IDS)
@@ -80,7 +81,7 @@ def test_build_is_deterministic_and_ids_differ():
         assert np.array_equal(getattr(m1, field), getattr(m2, field))
     m3 = build_chair(sample_chair_params(7, 12))
     assert np.array_equal(m1.vertices, m3.vertices)
-    for other in (12 + len(FAMILIES), 12 + 2 * len(FAMILIES)):  # same family, other chairs
+    for other in (12 + len(CHAIR_FAMILIES), 12 + 2 * len(CHAIR_FAMILIES)):  # same family, other chairs
         m4, p4 = procedural_chair(7, other)
         assert p4.family == p1.family and p4 != p1
         assert m4.vertices.shape != m1.vertices.shape or not np.array_equal(m4.vertices, m1.vertices)
@@ -89,7 +90,7 @@ def test_build_is_deterministic_and_ids_differ():
 
 
 def test_params_are_json_serialisable():
-    for cid in range(len(FAMILIES)):
+    for cid in range(len(CHAIR_FAMILIES)):
         params = sample_chair_params(2, cid)
         data = dataclasses.asdict(params)
         text = json.dumps(data)
@@ -100,14 +101,14 @@ def test_params_are_json_serialisable():
 
 def test_variety_within_a_family():
     """Held-out chairs are new: proportions, styles and tones vary within each family."""
-    for fi, family in enumerate(FAMILIES):
-        ps = [sample_chair_params(0, fi + len(FAMILIES) * k) for k in range(20)]
+    for fi, family in enumerate(CHAIR_FAMILIES):
+        ps = [sample_chair_params(0, fi + len(CHAIR_FAMILIES) * k) for k in range(20)]
         assert len({round(p.seat_width, 7) for p in ps}) == 20
         assert len({round(p.back_height, 7) for p in ps}) == 20
         assert np.ptp([p.tone_frame for p in ps]) > 0.3
-    styles = {sample_chair_params(0, len(FAMILIES) * k).back_style for k in range(40)}
+    styles = {sample_chair_params(0, len(CHAIR_FAMILIES) * k).back_style for k in range(40)}
     assert len(styles) >= 4  # dining backs
-    legs = {sample_chair_params(0, 3 + len(FAMILIES) * k).leg_profile for k in range(20)}
+    legs = {sample_chair_params(0, 3 + len(CHAIR_FAMILIES) * k).leg_profile for k in range(20)}
     assert legs == {"square", "round"}
 
 
