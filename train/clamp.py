@@ -19,6 +19,12 @@ the 10 of 13 batches where a pose latent is clamped the decoder learns that it i
 `clamp_noise: none` (a named departure, train/model.py) feeds the decoder the clamped value
 itself, one value for the batch as the paper describes.
 
+The pull can differ per latent (`strength` a tensor of one per latent): `factor_invariance_strength`
+(a named departure, off unless a profile sets it) gives a factor's own latents, where a batch of
+another type clamps them, a pull of their own, beside the intrinsic latents' `invariance_strength`.
+A pose latent that also follows another factor (the faces' elevation latent follows the light's
+side) gets no other signal in those batches: their reconstruction does not reach it.
+
 Several single-factor batches can go through the network as one: x is then G equal groups of
 rows, each with its own mask of free latents, and the mean, the shared value and the invariance
 pull are taken within each group, exactly as if the batches had gone through one by one.
@@ -55,7 +61,8 @@ class Clamp(torch.autograd.Function):
 
 def clamp(x, active, mode="mean", strength=0.01):
     """Clamp every latent of x (B, D) except the indices in `active` (list or LongTensor), or,
-    with `active` a (G, D) bool mask, clamp each of G equal groups of rows to its own mask."""
+    with `active` a (G, D) bool mask, clamp each of G equal groups of rows to its own mask.
+    `strength`: the invariance pull, one number or a (D,) tensor of one per latent."""
     if mode not in MODES:
         raise ValueError(f"clamp mode must be one of {MODES}, got {mode!r}")
     if x.dim() != 2:
@@ -64,7 +71,12 @@ def clamp(x, active, mode="mean", strength=0.01):
     if mask.dim() != 2 or mask.shape[1] != x.shape[1] or x.shape[0] % mask.shape[0]:
         raise ValueError(f"clamp mask of shape {tuple(mask.shape)} does not split x {tuple(x.shape)} "
                          "into equal groups")
-    return Clamp.apply(x, mask, mode, float(strength))
+    if isinstance(strength, torch.Tensor):
+        if strength.shape != (x.shape[1],):
+            raise ValueError(f"clamp strength of shape {tuple(strength.shape)}: expected one per latent, ({x.shape[1]},)")
+    else:
+        strength = float(strength)
+    return Clamp.apply(x, mask, mode, strength)
 
 
 def group_mask(active, dim: int, device=None) -> torch.Tensor:

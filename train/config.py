@@ -6,6 +6,7 @@ replaces the default's whole, so what a section says is what the model gets.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from render.errors import UserError
@@ -29,6 +30,7 @@ class TrainConfig:
     clamp: str  # mean (the paper) | first (the authors' code)
     clamp_noise: str  # per_sample (the authors' code) | none: clamped latents are the clamped value itself
     invariance_strength: float
+    factor_invariance_strength: float  # the pull on a factor's latents where they are clamped (train/clamp.py)
     batch_ratio: dict  # batch type -> relative frequency
     batches_per_step: int  # single-factor batches whose gradients one step averages (one per process or more)
     optimizer: str  # adam | rmsprop
@@ -47,6 +49,16 @@ class TrainConfig:
     precision: str  # auto | fp32 | bf16 (autocast; auto = bf16 where the device has bf16 units)
     data_on: str  # auto | host | gpu: where the uint8 training images live (gpu: copied there once)
     compile: bool
+
+    def invariance_strengths(self) -> list[float]:
+        """The invariance pull of each latent where its batch clamps it: a factor's latents get
+        `factor_invariance_strength`, the intrinsic ones `invariance_strength`."""
+        strengths = [self.invariance_strength] * self.latent_dim
+        for batch_type, indices in self.latents.items():
+            if batch_type != INTRINSIC:
+                for i in indices:
+                    strengths[i] = self.factor_invariance_strength
+        return strengths
 
     @property
     def model(self) -> ModelConfig:
@@ -154,6 +166,14 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
     if mirror_weight and not schema.mirror_signs():
         raise s.error("mirror_weight", f" = {mirror_weight:g}: no factor of {dataset} has a left-right flip "
                       "sign a latent could follow; expected 0")
+    invariance = float(s.number("invariance_strength", lo=0))
+    factor_invariance = s.get("factor_invariance_strength")
+    if factor_invariance is None:
+        factor_invariance = invariance
+    elif (isinstance(factor_invariance, bool) or not isinstance(factor_invariance, (int, float))
+          or not math.isfinite(factor_invariance) or factor_invariance < 0):
+        raise s.error("factor_invariance_strength", f" = {factor_invariance!r}: expected a number >= 0, "
+                      "or null for the invariance_strength")
     compile_ = s.get("compile")
     if not isinstance(compile_, bool):
         raise s.error("compile", f" = {compile_!r}: expected true or false")
@@ -166,7 +186,8 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         latents={t: latents[t] for t in types},
         clamp=s.choice("clamp", ("mean", "first")),
         clamp_noise=s.choice("clamp_noise", ("per_sample", "none")),
-        invariance_strength=float(s.number("invariance_strength", lo=0)),
+        invariance_strength=invariance,
+        factor_invariance_strength=float(factor_invariance),
         batch_ratio={t: float(ratio[t]) for t in types},
         batches_per_step=s.number("batches_per_step", integer=True, lo=1),
         optimizer=s.choice("optimizer", ("adam", "rmsprop")),

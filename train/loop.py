@@ -66,6 +66,9 @@ class TrainStep:
         self.cfg, self.device, self.bf16 = cfg, device, bf16
         self.optimizer = make_optimizer(cfg, model)
         self.masks = {t: latent_mask(latents, cfg.latent_dim, device) for t, latents in cfg.latents.items()}
+        strengths = cfg.invariance_strengths()
+        # one number where every latent has the same pull: the pull then computes as it always has
+        self.strength = strengths[0] if len(set(strengths)) == 1 else torch.tensor(strengths, device=device)
         self.net = model
         if ddp:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -93,7 +96,7 @@ class TrainStep:
         rows = sampled_rows(groups, batch, self.device) if self.mirror else None
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.forward(x, active=active, clamp=self.cfg.clamp, strength=self.cfg.invariance_strength / groups,
+            out = self.forward(x, active=active, clamp=self.cfg.clamp, strength=self.strength / groups,
                                generator=noises, clamped_noise=self.cfg.clamp_noise == "per_sample",
                                mirror=rows)
             logits, mu, logvar = out[:3]

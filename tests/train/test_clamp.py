@@ -51,6 +51,21 @@ def test_gradients_match_hand_computation(mode, strength):
         assert torch.all(x.grad[:, INACTIVE] == 0)
 
 
+def test_a_strength_per_latent_pulls_each_clamped_latent_by_its_own():
+    x = make_x().requires_grad_()
+    strength = torch.tensor([10.0, 0.5, 0.01, 2.0, 0.0], dtype=torch.float64)
+    w = torch.randn(4, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    (w * clamp(x, ACTIVE, strength=strength)).sum().backward()
+    expected = strength * (x.detach() - x.detach().mean(0))
+    expected[:, ACTIVE] = w[:, ACTIVE]
+    torch.testing.assert_close(x.grad, expected, rtol=0, atol=1e-15)
+
+
+def test_a_strength_per_latent_of_another_length_is_refused():
+    with pytest.raises(ValueError, match=r"one per latent, \(5,\)"):
+        clamp(make_x(), ACTIVE, strength=torch.ones(4))
+
+
 def test_bad_mode_names_clamp():
     with pytest.raises(ValueError, match="clamp"):
         clamp(make_x(), ACTIVE, mode="median")

@@ -86,9 +86,21 @@ def test_an_error_names_the_section_that_set_the_key():
     ({"betas": [0.9]}, "betas = [0.9]: expected two numbers in [0, 1)"),
     ({"compile": "yes"}, "compile = 'yes': expected true or false"),
     ({"device": "tpu"}, "device = 'tpu'"),
+    ({"factor_invariance_strength": -1}, "factor_invariance_strength = -1: expected a number >= 0, or null"),
+    ({"factor_invariance_strength": "high"}, "factor_invariance_strength = 'high': expected a number >= 0, or null"),
 ])
 def test_bad_values_name_key_found_and_expected(overrides, expect):
     assert expect in error_for(tiny_train(**overrides))
+
+
+def test_a_factor_invariance_strength_pulls_the_factor_latents_alone():
+    """null keeps the paper's one strength for every latent; a number sets the factors' latents'."""
+    same = train_config(tiny_train(invariance_strength=0.5), "dcign_faces")
+    assert same.factor_invariance_strength == 0.5 and set(same.invariance_strengths()) == {0.5}
+    cfg = train_config(tiny_train(invariance_strength=0.5, factor_invariance_strength=10), "dcign_faces")
+    factor = {i for t in ("azimuth", "elevation", "light") for i in cfg.latents[t]}
+    assert [s for i, s in enumerate(cfg.invariance_strengths()) if i in factor] == [10.0] * len(factor)
+    assert {s for i, s in enumerate(cfg.invariance_strengths()) if i not in factor} == {0.5}
 
 
 def test_the_cli_stops_with_one_line(tmp_path):

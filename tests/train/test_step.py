@@ -34,7 +34,8 @@ def sequential_gradients(cfg, model, images, seeds):
     for t, batch, seed in zip(TYPES, images.split(len(images) // n), seeds):
         x = to_float(batch)
         active = cfg.latents[t] if cfg.mode == "clamped" else None
-        logits, mu, logvar, _ = model(x, active=active, clamp=cfg.clamp, strength=cfg.invariance_strength / n,
+        strength = torch.tensor(cfg.invariance_strengths()) / n
+        logits, mu, logvar, _ = model(x, active=active, clamp=cfg.clamp, strength=strength,
                                       generator=torch.Generator().manual_seed(seed),
                                       clamped_noise=cfg.clamp_noise == "per_sample")
         bce, kl = loss_terms(logits, x, mu, logvar)
@@ -42,10 +43,11 @@ def sequential_gradients(cfg, model, images, seeds):
     return {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("mode, clamp, noise", [("clamped", "mean", "none"), ("clamped", "mean", "per_sample"),
-                                                ("clamped", "first", "none"), ("entangled", "mean", "none")])
-def test_a_grouped_step_equals_its_batches_one_by_one(mode, clamp, noise):
-    cfg = step_config(mode, clamp, clamp_noise=noise)
+@pytest.mark.parametrize("mode, clamp, noise, factor_strength", [
+    ("clamped", "mean", "none", None), ("clamped", "mean", "per_sample", None), ("clamped", "first", "none", None),
+    ("entangled", "mean", "none", None), ("clamped", "mean", "none", 5.0)])
+def test_a_grouped_step_equals_its_batches_one_by_one(mode, clamp, noise, factor_strength):
+    cfg = step_config(mode, clamp, clamp_noise=noise, factor_invariance_strength=factor_strength)
     images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (len(TYPES) * 5, 150, 150), dtype=np.uint8))
     seeds = [11, 12, 13]
     torch.manual_seed(0)
