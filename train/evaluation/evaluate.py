@@ -20,6 +20,7 @@ from train.checkpoints import load_model
 from train.data import DataSchema, to_batch
 from train.evaluation.encoding import CPU, check_dataset, encode_split
 from train.evaluation.figures import grid_png, scatter_png, sweep_gif, sweep_strength
+from train.evaluation.ideal_code import reference_scores
 from train.sheets import sweep_images
 from train.evaluation.metrics import all_metrics
 from train.evaluation.novel_views import VIEW_TYPE, baseline_view, fit_quality, novel_view_table, view_readout
@@ -95,6 +96,7 @@ def _evaluate(model_dir: Path, data: Path, out: Path, preset: str, max_batches: 
     factors = scored_factors(train, schema)
     disentanglement = all_metrics(train["mu"], factor_classes(train, schema, factors), test["mu"],
                                   factor_classes(test, schema, factors), np.random.default_rng(seed), preset=preset)
+    reference = reference_scores(train, test, schema, factors, eq, seed, preset)
 
     figures, strength = {}, {}
     inputs = to_batch(reader.batch(INTRINSIC, 0)[0][:SWEEP_INPUTS], CPU)
@@ -122,6 +124,7 @@ def _evaluate(model_dir: Path, data: Path, out: Path, preset: str, max_batches: 
         "invariance": inv,
         "sweeps": strength,
         "disentanglement": disentanglement,
+        "disentanglement_reference": reference,
     }
     if novel is not None:
         metrics["novel_view"] = novel

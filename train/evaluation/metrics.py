@@ -56,6 +56,7 @@ __all__ = [
     "discretize",
     "factor_vae_score",
     "mig",
+    "mig_and_dci",
     "sap",
 ]
 
@@ -401,6 +402,39 @@ def _subsample(rng, n: int, cap: int) -> np.ndarray:
     return np.arange(n) if n <= cap else np.sort(rng.choice(n, size=cap, replace=False))
 
 
+def _preset(preset: str) -> dict:
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    return PRESETS[preset]
+
+
+def _pools(codes_train, factors_train, codes_test, factors_test, rng, p: dict) -> tuple:
+    """The checked train and test pools, randomly capped at the preset's sizes."""
+    ctr, ftr = _check(codes_train, factors_train)
+    cte, fte = _check(codes_test, factors_test)
+    itr = _subsample(rng, ctr.shape[0], p["max_train"])
+    ite = _subsample(rng, cte.shape[0], p["max_test"])
+    return ctr[itr], ftr[itr], cte[ite], fte[ite]
+
+
+def _mig_dci(pools: tuple, p: dict, one_factor: bool) -> dict:
+    """MIG and DCI on capped pools; DCI disentanglement is left out where one factor varies."""
+    out = {"mig": mig(*pools[:2], bins=p["mig_bins"])}
+    out.update({f"dci_{key}": val for key, val in dci(*pools).items()})
+    if one_factor:
+        del out["dci_disentanglement"]
+    return out
+
+
+def mig_and_dci(codes_train, factors_train, codes_test, factors_test, rng: np.random.Generator,
+                preset: str = "standard") -> dict:
+    """MIG and the DCI scores alone, on pools capped as ``all_metrics`` caps them: what a reference
+    code is scored with (train/evaluation/ideal_code.py)."""
+    p = _preset(preset)
+    pools = _pools(codes_train, factors_train, codes_test, factors_test, rng, p)
+    return _mig_dci(pools, p, _informative(_check(codes_train, factors_train)[1]).size < 2)
+
+
 def all_metrics(codes_train, factors_train, codes_test, factors_test,
                 rng: np.random.Generator, preset: str = "standard") -> dict:
     """Every metric with the settings of ``PRESETS[preset]`` ('standard' or 'fast').
@@ -416,21 +450,14 @@ def all_metrics(codes_train, factors_train, codes_test, factors_test,
     disentanglement (an entropy over one factor), the FactorVAE and BetaVAE scores (a classifier
     that has one factor to name is always right).
     """
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    p = PRESETS[preset]
+    p = _preset(preset)
     ctr, ftr = _check(codes_train, factors_train)
     cte, fte = _check(codes_test, factors_test)
-    itr = _subsample(rng, ctr.shape[0], p["max_train"])
-    ite = _subsample(rng, cte.shape[0], p["max_test"])
-    ctr_s, ftr_s, cte_s, fte_s = ctr[itr], ftr[itr], cte[ite], fte[ite]
-
-    out = {"mig": mig(ctr_s, ftr_s, bins=p["mig_bins"])}
-    d = dci(ctr_s, ftr_s, cte_s, fte_s)
-    out.update({f"dci_{key}": val for key, val in d.items()})
-    out["sap"] = sap(ctr_s, ftr_s, cte_s, fte_s)
-    if _informative(ftr).size < 2:
-        del out["dci_disentanglement"]
+    pools = _pools(ctr, ftr, cte, fte, rng, p)
+    one_factor = _informative(ftr).size < 2
+    out = _mig_dci(pools, p, one_factor)
+    out["sap"] = sap(*pools)
+    if one_factor:
         out["not_applicable"] = {key: NOT_APPLICABLE_ONE_FACTOR[key]
                                  for key in ("dci_disentanglement", "factor_vae", "beta_vae")}
         return out

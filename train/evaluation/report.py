@@ -26,6 +26,12 @@ FIRST_ROWS = [
 LAST_ROWS = [
     ("MIG", ("disentanglement", "mig"), ".3f"),
     ("DCI disentanglement", ("disentanglement", "dci_disentanglement"), ".3f"),
+    ("MIG of an exact ideal code (the most on these grids)", ("disentanglement_reference", "exact", "mig"), ".3f"),
+    ("DCI disentanglement of an exact ideal code", ("disentanglement_reference", "exact", "dci_disentanglement"), ".3f"),
+    ("MIG of an ideal code with the model's read errors", ("disentanglement_reference", "model_precision", "mig"),
+     ".3f"),
+    ("DCI disentanglement of an ideal code with the model's read errors",
+     ("disentanglement_reference", "model_precision", "dci_disentanglement"), ".3f"),
     ("DCI completeness", ("disentanglement", "dci_completeness"), ".3f"),
     ("DCI informativeness (test accuracy)", ("disentanglement", "dci_informativeness_test"), ".3f"),
     ("SAP", ("disentanglement", "sap"), ".3f"),
@@ -44,6 +50,12 @@ METRIC_POOLS = {
     "factor_vae": "batches drawn from the training and test pools together",
     "beta_vae": "batches drawn from the training and test pools together",
 }
+
+# the ideal codes of train/evaluation/ideal_code.py and the scores shown beside the model's
+REFERENCE_CODES = [("exact", "ideal code, exact"), ("model_precision", "ideal code, with this model's read errors")]
+REFERENCE_CODES_LABELS = dict(REFERENCE_CODES)
+REFERENCE_METRICS = [("mig", "MIG"), ("dci_disentanglement", "DCI disentanglement"),
+                     ("dci_completeness", "DCI completeness"), ("dci_informativeness_test", "DCI informativeness (test)")]
 
 # the novel-view references (train/evaluation/novel_views.py), as the reports name them
 REFERENCE_LABELS = {"dcign": "DC-IGN", "copy_input": "copy the input", "dcign_no_rotation": "DC-IGN, no rotation",
@@ -142,6 +154,31 @@ def disentanglement_lines(metrics: dict) -> list[str]:
     lines += [f"| {k} | {v:.3f} | {METRIC_POOLS.get(k, '')} | {'standard' if k in same else preset + ', departs'} |"
               for k, v in sorted(scores.items()) if isinstance(v, (int, float))]
     lines += [f"| {k} | n/a | {reason} | |" for k, reason in sorted(scores.get("not_applicable", {}).items())]
+    return lines + [""] + reference_lines(metrics)
+
+
+def reference_lines(metrics: dict) -> list[str]:
+    """The model's MIG and DCI beside an ideal code's on the same rows (train/evaluation/ideal_code.py)."""
+    reference = metrics.get("disentanglement_reference")
+    if not reference:
+        return []
+    own = metrics["disentanglement"]
+    cell = lambda scores, key: f"{scores[key]:.3f}" if key in scores else "n/a"
+    rows = [("this model", own)] + [(label, reference[key]) for key, label in REFERENCE_CODES if key in reference]
+    lines = ["### Against an ideal code on the same grids", "",
+             "MIG and DCI score each factor as classes on its grid. An ideal code holds one latent per factor "
+             "(two, cosine and sine, for a circular one), built from the true values of the same rows and scored "
+             "with the same preset: *exact*, and *with this model's read errors* (independent Gaussian errors "
+             "with the model's median read error on the test images). The exact row is the most these scores "
+             "can give on these grids; the gap between the model and the second row is what its code loses to "
+             "entanglement rather than to precision (its errors are not independent, so this is a reference, "
+             "not a bound).", "",
+             "| code | " + " | ".join(label for _, label in REFERENCE_METRICS) + " |",
+             "|---" * (1 + len(REFERENCE_METRICS)) + "|"]
+    lines += [f"| {name} | " + " | ".join(cell(scores, key) for key, _ in REFERENCE_METRICS) + " |"
+              for name, scores in rows]
+    lines += [f"| {REFERENCE_CODES_LABELS[key]} | n/a: {reason} |" + " |" * (len(REFERENCE_METRICS) - 1)
+              for key, reason in reference.get("not_applicable", {}).items()]
     return lines + [""]
 
 
@@ -200,7 +237,13 @@ def own_novel_views(metrics: dict) -> dict:
 
 
 def _not_applicable(metrics: dict, path: tuple) -> bool:
-    return path[0] == "disentanglement" and path[-1] in metrics.get("disentanglement", {}).get("not_applicable", {})
+    """Whether a missing score is one the evaluation says does not apply, rather than one it never computed."""
+    own = metrics.get("disentanglement", {}).get("not_applicable", {})
+    if path[0] == "disentanglement":
+        return path[-1] in own
+    if path[0] == "disentanglement_reference":
+        return path[1] in metrics.get(path[0], {}).get("not_applicable", {}) or path[-1] in own
+    return False
 
 
 def _embed(report: str, prefix: str) -> list[str]:

@@ -26,6 +26,13 @@ def test_metrics_json_has_every_section(evaluated, shards):
     assert set(metrics["invariance"]) == {"azimuth", "elevation", "light", "intrinsic"}
     assert all(v >= 0 for spreads in metrics["invariance"].values() for v in spreads.values())
     assert {"mig", "sap"} <= set(metrics["disentanglement"])
+    reference = metrics["disentanglement_reference"]
+    # (24 training rows: too few for the exact code to score high; test_ideal_code.py checks the scores)
+    assert 0 <= reference["exact"]["dci_disentanglement"] <= 1 and "not_applicable" not in reference
+    precise = reference["model_precision"]
+    assert set(precise["error_sd"]) == {"azimuth", "elevation", "light_azimuth"}
+    assert precise["error_sd"]["light_azimuth"] * 0.6745 == pytest.approx(
+        metrics["equivariance"]["light"]["median_error_deg"], rel=1e-3)  # light is in degrees
     assert set(metrics["sweeps"]) == {"azimuth", "elevation", "light"}
     for v in metrics["sweeps"].values():
         assert v["true_change"] > 0 and v["sweep_change"] >= 0
@@ -48,6 +55,8 @@ def test_sweep_strength_compares_end_frames_with_the_true_extremes(shards):
 def test_figures_and_report(evaluated, shards):
     report = (evaluated / "report.md").read_text()
     assert "| azimuth | — |" in report and "| intrinsic |" in report  # invariance matrix, diagonal blank
+    assert "### Against an ideal code on the same grids" in report
+    assert re.search(r"^\| ideal code, with this model's read errors \| [01]\.\d{3} \| [01]\.\d{3} \|", report, re.M)
     for t in ("azimuth", "elevation", "light"):
         png = Image.open(evaluated / "figures" / f"sweep_{t}.png")
         assert png.size[0] > 10 * 150 and png.size[1] > 4 * 150  # inputs x (input, recon, 8 sweep steps)
@@ -190,6 +199,9 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
     assert set(metrics["invariance"]) == {"azimuth", "intrinsic"}
     assert metrics["evaluation"]["factors"] == ["azimuth", "elevation"]
     assert "dci_disentanglement" in metrics["disentanglement"] and "not_applicable" not in metrics["disentanglement"]
+    reference = metrics["disentanglement_reference"]  # the exact code holds the elevation; the model reads none
+    assert "dci_disentanglement" in reference["exact"] and "model_precision" not in reference
+    assert reference["not_applicable"]["model_precision"].startswith("elevation: no latent of the model reads it")
     assert set(metrics["novel_view"]) == {"dcign", "copy_input", "dcign_no_rotation"}
     latent_map = json.loads((tmp_path / "r" / "latent_map.json").read_text())
     entry = latent_map["factors"]["azimuth"]
@@ -199,6 +211,7 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
     report = (tmp_path / "report.md").read_text()
     assert "| azimuth: median error of the value read from its latents (deg) |" in report
     assert "Pearson r of its latent |" not in report
+    assert "| ideal code, with this model's read errors | n/a: elevation: no latent of the model reads it" in report
     assert "azimuth by chair family, median error (deg)" in (tmp_path / "r" / "report.md").read_text()
     gif = tmp_path / "turn.gif"
     photo = tmp_path / "photo.png"
@@ -215,14 +228,18 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
 def test_one_factor_scores_are_reported_as_not_applicable(tmp_path):
     from train.evaluation.report import combined_report
 
+    references = {"chairs": {"exact": {"mig": 0.9}, "not_applicable": {"model_precision": "elevation: no latent"}},
+                  "faces": {"exact": {"mig": 0.8}, "model_precision": {"mig": 0.3}}}
     for name, extra in (("chairs", {"not_applicable": {"factor_vae": "one factor varies"}}), ("faces", {"factor_vae": 0.7})):
         (tmp_path / name).mkdir()
         metrics = {"training": {"steps": 5}, "reconstruction": {"mse": 0.01}, "evaluation": {"preset": "standard"},
-                   "disentanglement": {"mig": 0.1, **extra}}
+                   "disentanglement": {"mig": 0.1, **extra}, "disentanglement_reference": references[name]}
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
         (tmp_path / name / "report.md").write_text("# x\n")
     report = combined_report([tmp_path / "chairs", tmp_path / "faces"], tmp_path / "report.md").read_text()
     assert "| FactorVAE score | n/a | 0.700 |" in report
+    assert "| MIG of an exact ideal code (the most on these grids) | 0.900 | 0.800 |" in report
+    assert "| MIG of an ideal code with the model's read errors | n/a | 0.300 |" in report
     assert "| disentanglement metric preset | `standard` | `standard` |" in report
 
 
