@@ -27,6 +27,7 @@ from train.evaluation.novel_views import VIEW_TYPE, baseline_view, fit_quality, 
 from train.evaluation.probes import (entangled_latents, equivariance, factor_classes, identity_retrieval, invariance,
                                      readouts, scored_factors)
 from train.evaluation.readout import Readout
+from train.evaluation.routes import factor_routes
 from train.evaluation.report import write_compare_report, write_report
 
 SWEEP_STEPS = 8
@@ -98,12 +99,13 @@ def _evaluate(model_dir: Path, data: Path, out: Path, preset: str, max_batches: 
                                   factor_classes(test, schema, factors), np.random.default_rng(seed), preset=preset)
     reference = reference_scores(train, test, schema, factors, eq, seed, preset)
 
-    figures, strength = {}, {}
+    figures, strength, routes = {}, {}, {}
     inputs = to_batch(reader.batch(INTRINSIC, 0)[0][:SWEEP_INPUTS], CPU)
     for t in extrinsic:
         shown, strength[t] = factor_figures(model, test, reads[t], t, schema.factor(t), schema.unit(t), eq[t],
                                             inputs, reader, out, max_batches)
         figures.update(shown)
+        routes[t] = factor_routes(model, reader, t, schema.factor(t), latents, reads[t].period, max_batches)
 
     novel = None
     if VIEW_TYPE in extrinsic:
@@ -123,6 +125,7 @@ def _evaluate(model_dir: Path, data: Path, out: Path, preset: str, max_batches: 
         "equivariance": eq,
         "invariance": inv,
         "sweeps": strength,
+        "routes": routes,
         "disentanglement": disentanglement,
         "disentanglement_reference": reference,
     }

@@ -74,6 +74,8 @@ def summary_rows(metrics: list[dict]) -> list[tuple]:
             + [(f"{t}: Pearson r of its latent", ("equivariance", t, "pearson_r"), "+.3f")
                for t in factors("equivariance", "pearson_r")]
             + [(f"{t} sweep / true image change", ("sweeps", t, "ratio"), ".3f") for t in factors("sweeps")]
+            + [(f"{t}: change drawn through the intrinsic latents / true change", ("routes", t, "intrinsic"), ".3f")
+               for t in factors("routes")]
             + LAST_ROWS)
 
 
@@ -130,6 +132,7 @@ def write_report(out: Path, cfg: dict, metrics: dict, figures: dict) -> None:
               "| factor | sweep change | true change | ratio |", "|---|---|---|---|"]
     lines += [f"| {t} | {v['sweep_change']:.1f} | {v['true_change']:.1f} | {v['ratio']:.2f} |"
               for t, v in metrics["sweeps"].items()] + [""]
+    lines += route_lines(metrics.get("routes", {}))
     for t in eq:
         lines += [f"### {t}", "", f"![sweep {t}]({figures[f'sweep_{t}']})", "",
                   f"Animated: [{figures[f'sweep_{t}_gif']}]({figures[f'sweep_{t}_gif']})", ""]
@@ -137,6 +140,23 @@ def write_report(out: Path, cfg: dict, metrics: dict, figures: dict) -> None:
         lines += novel_view_lines(metrics["novel_view"], figures["novel_views"])
     lines += disentanglement_lines(metrics)
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def route_lines(routes: dict) -> list[str]:
+    """Through which latents each factor reaches the picture (train/evaluation/routes.py)."""
+    if not routes:
+        return []
+    lines = ["Through which latents the decoder draws each factor: two test renders of a batch that differ only "
+             "in the factor (its extremes; circular: half a turn apart), the first one's code decoded with one "
+             "group of latents taken from the second's; the picture's change over the true change. A "
+             "disentangled model draws the factor through its own latents (about as far as its reconstructions "
+             "move) and not through the intrinsic ones.", "",
+             "| factor | reconstructions | own latents | intrinsic latents | other factors' latents |",
+             "|---|---|---|---|---|"]
+    cell = lambda v, key: f"{v[key]:.2f}" if key in v else "—"
+    lines += [f"| {t} | " + " | ".join(cell(v, key) for key in ("reconstruction", "own", "intrinsic", "other_factors"))
+              + " |" for t, v in routes.items()]
+    return lines + [""]
 
 
 def disentanglement_lines(metrics: dict) -> list[str]:

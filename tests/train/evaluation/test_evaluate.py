@@ -33,7 +33,9 @@ def test_metrics_json_has_every_section(evaluated, shards):
     assert set(precise["error_sd"]) == {"azimuth", "elevation", "light_azimuth"}
     assert precise["error_sd"]["light_azimuth"] * 0.6745 == pytest.approx(
         metrics["equivariance"]["light"]["median_error_deg"], rel=1e-3)  # light is in degrees
-    assert set(metrics["sweeps"]) == {"azimuth", "elevation", "light"}
+    assert set(metrics["sweeps"]) == set(metrics["routes"]) == {"azimuth", "elevation", "light"}
+    for v in metrics["routes"].values():
+        assert set(v) == {"reconstruction", "own", "intrinsic", "other_factors"} and min(v.values()) >= 0
     for v in metrics["sweeps"].values():
         assert v["true_change"] > 0 and v["sweep_change"] >= 0
         assert v["ratio"] == pytest.approx(v["sweep_change"] / v["true_change"])
@@ -56,6 +58,7 @@ def test_figures_and_report(evaluated, shards):
     report = (evaluated / "report.md").read_text()
     assert "| azimuth | — |" in report and "| intrinsic |" in report  # invariance matrix, diagonal blank
     assert "### Against an ideal code on the same grids" in report
+    assert "| factor | reconstructions | own latents | intrinsic latents | other factors' latents |" in report
     assert re.search(r"^\| ideal code, with this model's read errors \| [01]\.\d{3} \| [01]\.\d{3} \|", report, re.M)
     for t in ("azimuth", "elevation", "light"):
         png = Image.open(evaluated / "figures" / f"sweep_{t}.png")
@@ -197,6 +200,7 @@ def test_a_chairs_model_reads_its_azimuth_around_the_circle(chair_shards, tmp_pa
     assert azimuth["median_error_deg_by_family"] and set(azimuth["median_error_deg_by_family"]) <= set(FAMILIES)
     assert all(0 <= e <= 180 for e in azimuth["median_error_deg_by_family"].values())
     assert set(metrics["invariance"]) == {"azimuth", "intrinsic"}
+    assert set(metrics["routes"]["azimuth"]) == {"reconstruction", "own", "intrinsic"}  # no other factor's latents
     assert metrics["evaluation"]["factors"] == ["azimuth", "elevation"]
     assert "dci_disentanglement" in metrics["disentanglement"] and "not_applicable" not in metrics["disentanglement"]
     reference = metrics["disentanglement_reference"]  # the exact code holds the elevation; the model reads none
