@@ -95,9 +95,10 @@ def _evaluate(model_dir: Path, data: Path, out: Path, preset: str, max_batches: 
     eq = equivariance(test, reads, schema)
     inv = invariance(test, latents, types)
     factors = scored_factors(train, schema)
-    disentanglement = all_metrics(train["mu"], factor_classes(train, schema, factors), test["mu"],
-                                  factor_classes(test, schema, factors), np.random.default_rng(seed), preset=preset)
-    reference = reference_scores(train, test, schema, factors, eq, seed, preset)
+    classes = factor_classes(train, schema, factors), factor_classes(test, schema, factors)
+    disentanglement = all_metrics(train["mu"], classes[0], test["mu"], classes[1], np.random.default_rng(seed),
+                                  preset=preset)
+    reference = reference_scores(train["labels"], test["labels"], classes, schema, factors, eq, seed, preset)
 
     figures, strength, routes = {}, {}, {}
     inputs = to_batch(reader.batch(INTRINSIC, 0)[0][:SWEEP_INPUTS], CPU)

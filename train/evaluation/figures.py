@@ -11,6 +11,12 @@ from train.evaluation.encoding import batches_of
 from train.sheets import grid
 
 
+def half_turn_partners(values, period: float) -> np.ndarray:
+    """For each value of a circular factor, the index of the value nearest half a turn away."""
+    v = np.asarray(values, dtype=float)
+    return np.abs(np.mod(v[:, None] - v[None, :], period) - period / 2).argmin(axis=1)
+
+
 def sweep_strength(tiles: np.ndarray, reader: ShardReader, batch_type: str, factor: str, period: float = 0.0,
                    max_batches: int | None = None) -> dict:
     """How much a sweep changes the picture, against how much the factor really does: the mean
@@ -30,10 +36,7 @@ def sweep_strength(tiles: np.ndarray, reader: ShardReader, batch_type: str, fact
         if not period:
             true.append(np.abs(images[-1] - images[0]).mean())
             continue
-        v = np.asarray(labels[factor], dtype=float)
-        gap = np.abs(np.mod(v[:, None] - v[None, :], period) - period / 2)
-        partner = gap.argmin(axis=1)
-        true.append(np.abs(images - images[partner]).mean())
+        true.append(np.abs(images - images[half_turn_partners(labels[factor], period)]).mean())
     true_change = float(np.mean(true))
     return {"sweep_change": swept, "true_change": true_change,
             "ratio": swept / true_change if true_change > 0 else 0.0}

@@ -22,7 +22,6 @@ import numpy as np
 
 from train.data import DataSchema
 from train.evaluation.metrics import mig_and_dci
-from train.evaluation.probes import factor_classes
 from train.evaluation.readout import DEGREES, PERIOD
 
 NORMAL_MEDIAN_ABS = 0.6744897501960817  # the median of |x| for x ~ N(0, 1)
@@ -56,16 +55,16 @@ def read_error_sd(eq: dict, schema: DataSchema, factors: list) -> dict | str:
             for f in factors}
 
 
-def reference_scores(train: dict, test: dict, schema: DataSchema, factors: list, eq: dict, seed: int,
-                     preset: str) -> dict:
+def reference_scores(train: dict, test: dict, classes: tuple, schema: DataSchema, factors: list, eq: dict,
+                     seed: int, preset: str) -> dict:
     """MIG and DCI of the exact code and of the code at the model's precision, on the rows and with
-    the preset the model's own scores used (train/evaluation/metrics.py)."""
+    the preset the model's own scores used (train/evaluation/metrics.py). `train` and `test` are the
+    pools' factor values, `classes` their (train, test) class labels (probes.factor_classes)."""
     periods = {f: PERIOD[schema.factors[f]["unit"]] if schema.factors[f].get("circular") else 0.0 for f in factors}
-    classes = factor_classes(train, schema, factors), factor_classes(test, schema, factors)
     rng = np.random.default_rng([seed, 1])  # its own stream: the model's scores keep theirs
 
     def scores(errors: dict) -> dict:
-        codes = ideal_codes(train["labels"], errors, periods, rng), ideal_codes(test["labels"], errors, periods, rng)
+        codes = ideal_codes(train, errors, periods, rng), ideal_codes(test, errors, periods, rng)
         return mig_and_dci(codes[0], classes[0], codes[1], classes[1], rng, preset=preset)
 
     out = {"exact": scores({f: 0.0 for f in factors})}

@@ -408,10 +408,8 @@ def _preset(preset: str) -> dict:
     return PRESETS[preset]
 
 
-def _pools(codes_train, factors_train, codes_test, factors_test, rng, p: dict) -> tuple:
-    """The checked train and test pools, randomly capped at the preset's sizes."""
-    ctr, ftr = _check(codes_train, factors_train)
-    cte, fte = _check(codes_test, factors_test)
+def _pools(ctr, ftr, cte, fte, rng, p: dict) -> tuple:
+    """Checked train and test pools, randomly capped at the preset's sizes."""
     itr = _subsample(rng, ctr.shape[0], p["max_train"])
     ite = _subsample(rng, cte.shape[0], p["max_test"])
     return ctr[itr], ftr[itr], cte[ite], fte[ite]
@@ -431,8 +429,9 @@ def mig_and_dci(codes_train, factors_train, codes_test, factors_test, rng: np.ra
     """MIG and the DCI scores alone, on pools capped as ``all_metrics`` caps them: what a reference
     code is scored with (train/evaluation/ideal_code.py)."""
     p = _preset(preset)
-    pools = _pools(codes_train, factors_train, codes_test, factors_test, rng, p)
-    return _mig_dci(pools, p, _informative(_check(codes_train, factors_train)[1]).size < 2)
+    ctr, ftr = _check(codes_train, factors_train)
+    cte, fte = _check(codes_test, factors_test)
+    return _mig_dci(_pools(ctr, ftr, cte, fte, rng, p), p, _informative(ftr).size < 2)
 
 
 def all_metrics(codes_train, factors_train, codes_test, factors_test,

@@ -52,8 +52,7 @@ METRIC_POOLS = {
 }
 
 # the ideal codes of train/evaluation/ideal_code.py and the scores shown beside the model's
-REFERENCE_CODES = [("exact", "ideal code, exact"), ("model_precision", "ideal code, with this model's read errors")]
-REFERENCE_CODES_LABELS = dict(REFERENCE_CODES)
+REFERENCE_CODES = {"exact": "ideal code, exact", "model_precision": "ideal code, with this model's read errors"}
 REFERENCE_METRICS = [("mig", "MIG"), ("dci_disentanglement", "DCI disentanglement"),
                      ("dci_completeness", "DCI completeness"), ("dci_informativeness_test", "DCI informativeness (test)")]
 
@@ -184,7 +183,8 @@ def reference_lines(metrics: dict) -> list[str]:
         return []
     own = metrics["disentanglement"]
     cell = lambda scores, key: f"{scores[key]:.3f}" if key in scores else "n/a"
-    rows = [("this model", own)] + [(label, reference[key]) for key, label in REFERENCE_CODES if key in reference]
+    rows = [("this model", own)] + [(label, reference[key]) for key, label in REFERENCE_CODES.items()
+                                    if key in reference]
     lines = ["### Against an ideal code on the same grids", "",
              "MIG and DCI score each factor as classes on its grid. An ideal code holds one latent per factor "
              "(two, cosine and sine, for a circular one), built from the true values of the same rows and scored "
@@ -197,7 +197,7 @@ def reference_lines(metrics: dict) -> list[str]:
              "|---" * (1 + len(REFERENCE_METRICS)) + "|"]
     lines += [f"| {name} | " + " | ".join(cell(scores, key) for key, _ in REFERENCE_METRICS) + " |"
               for name, scores in rows]
-    lines += [f"| {REFERENCE_CODES_LABELS[key]} | n/a: {reason} |" + " |" * (len(REFERENCE_METRICS) - 1)
+    lines += [f"| {REFERENCE_CODES[key]} | n/a: {reason} |" + " |" * (len(REFERENCE_METRICS) - 1)
               for key, reason in reference.get("not_applicable", {}).items()]
     return lines + [""]
 

@@ -18,6 +18,7 @@ from render.schema import INTRINSIC
 from render.shards.reader import ShardReader
 from train.data import to_batch
 from train.evaluation.encoding import CPU, batches_of
+from train.evaluation.figures import half_turn_partners
 
 
 def pairs(values: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
@@ -26,8 +27,7 @@ def pairs(values: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
     v = np.asarray(values, dtype=float)
     if not period:
         return np.array([np.argmin(v)]), np.array([np.argmax(v)])
-    gap = np.abs(np.mod(v[:, None] - v[None, :], period) - period / 2)
-    return np.arange(len(v)), gap.argmin(axis=1)
+    return np.arange(len(v)), half_turn_partners(v, period)
 
 
 def _change(a: torch.Tensor, b: torch.Tensor) -> float:

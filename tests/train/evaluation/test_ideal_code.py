@@ -4,6 +4,7 @@ import pytest
 
 from train.data import DataSchema
 from train.evaluation.ideal_code import NORMAL_MEDIAN_ABS, ideal_code, read_error_sd, reference_scores
+from train.evaluation.probes import factor_classes
 
 AZIMUTHS = np.round(np.arange(-1.5, 1.5001, 0.05), 4)  # 61 values, the full-range faces' grid (rad)
 LIGHTS = np.arange(-80.0, 81.0, 20.0)  # 9 values (deg): coarser than MIG's 20 bins
@@ -19,6 +20,13 @@ def schema() -> DataSchema:
 def pool(n: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {"labels": {"azimuth": rng.choice(AZIMUTHS, n), "light_azimuth": rng.choice(LIGHTS, n)}}
+
+
+def references(factors: list, eq: dict) -> dict:
+    """The reference scores on a 2000-row training and a 700-row test pool, as `dcign evaluate` calls them."""
+    train, test = pool(2000, 1), pool(700, 2)
+    classes = factor_classes(train, schema(), factors), factor_classes(test, schema(), factors)
+    return reference_scores(train["labels"], test["labels"], classes, schema(), factors, eq, seed=0, preset="fast")
 
 
 def test_an_exact_code_holds_the_value_and_a_circular_one_its_angle():
@@ -48,14 +56,14 @@ def test_a_factor_no_latent_reads_has_no_precision_to_copy():
 def test_the_grid_caps_an_exact_code_and_read_errors_cost_more():
     """With 20 bins per latent, MIG of an exact code is near 1 on a 9-value grid and well below on a
     61-value one; errors of a few grid steps pull MIG and DCI disentanglement down further."""
-    s, factors = schema(), ["azimuth", "light_azimuth"]
+    factors = ["azimuth", "light_azimuth"]
     eq = {"azimuth": {"median_error_deg": 8.0}, "light": {"median_error_deg": 15.0}}
-    scores = reference_scores(pool(2000, 1), pool(700, 2), s, factors, eq, seed=0, preset="fast")
+    scores = references(factors, eq)
     exact, noisy = scores["exact"], scores["model_precision"]
     assert 0.7 < exact["mig"] < 0.9 and exact["dci_disentanglement"] > 0.9
     assert noisy["mig"] < exact["mig"] - 0.1 and noisy["dci_disentanglement"] < exact["dci_disentanglement"] - 0.1
     assert set(noisy["error_sd"]) == set(factors) and "not_applicable" not in scores
-    again = reference_scores(pool(2000, 1), pool(700, 2), s, factors, eq, seed=0, preset="fast")
+    again = references(factors, eq)
     assert again == scores
-    coarse = reference_scores(pool(2000, 1), pool(700, 2), s, ["light_azimuth"], eq, seed=0, preset="fast")
+    coarse = references(["light_azimuth"], eq)
     assert coarse["exact"]["mig"] == pytest.approx(1.0) and "dci_disentanglement" not in coarse["exact"]
