@@ -41,6 +41,7 @@ class TrainConfig:
     kl_weight: float
     kl_warmup_steps: int
     mirror_weight: float  # 0 = the paper; > 0 ties pose latents to the image's left-right flip (train/mirror.py)
+    intrinsic_swap: bool  # false = the paper; true: a pose batch decodes each image from another's intrinsic code (train/swap.py)
     steps: int
     seed: int
     checkpoint_every: int
@@ -166,6 +167,12 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
     if mirror_weight and not schema.mirror_signs():
         raise s.error("mirror_weight", f" = {mirror_weight:g}: no factor of {dataset} has a left-right flip "
                       "sign a latent could follow; expected 0")
+    intrinsic_swap = s.get("intrinsic_swap")
+    if not isinstance(intrinsic_swap, bool):
+        raise s.error("intrinsic_swap", f" = {intrinsic_swap!r}: expected true or false")
+    if intrinsic_swap and mode == "entangled":
+        raise s.error("intrinsic_swap", ": the entangled baseline has no intrinsic latents apart from its "
+                      "factor ones to swap; expected false")
     invariance = float(s.number("invariance_strength", lo=0))
     factor_invariance = s.get("factor_invariance_strength")
     if factor_invariance is None:
@@ -198,6 +205,7 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         kl_weight=float(s.number("kl_weight", lo=0)),
         kl_warmup_steps=s.number("kl_warmup_steps", integer=True, lo=0),
         mirror_weight=mirror_weight,
+        intrinsic_swap=intrinsic_swap,
         steps=s.number("steps", integer=True, lo=1),
         seed=s.number("seed", integer=True, lo=0),
         checkpoint_every=s.number("checkpoint_every", integer=True, lo=1),

@@ -55,7 +55,7 @@ def make_optimizer(cfg: TrainConfig, model: DCIGN) -> torch.optim.Optimizer:
 class TrainStep:
     """One optimiser step, as the loop runs it and `dcign bench train` times it: the step's
     single-factor batches go through the network as one grouped pass (the clamp works within each
-    batch, to that batch type's latents in clamped mode), and the SGVB loss summed over each batch
+    batch, to that batch type's latents in clamped mode, and the intrinsic swap where it is on), and the SGVB loss summed over each batch
     is averaged over the batches, so the step follows the mean of the batches' gradients (the
     invariance pull is weighted the same way). channels_last; bf16 autocast when `bf16`, the loss
     sums in fp32. Under DDP the ranks' gradients are averaged once per step.
@@ -66,6 +66,10 @@ class TrainStep:
         self.cfg, self.device, self.bf16 = cfg, device, bf16
         self.optimizer = make_optimizer(cfg, model)
         self.masks = {t: latent_mask(latents, cfg.latent_dim, device) for t, latents in cfg.latents.items()}
+        # the intrinsic swap (train/swap.py): a pose batch's intrinsic latents are free, each row's from its partner
+        none = torch.zeros(cfg.latent_dim, dtype=torch.bool, device=device)
+        self.swaps = {t: self.masks[INTRINSIC] if cfg.intrinsic_swap and t != INTRINSIC else none
+                      for t in cfg.latents}
         strengths = cfg.invariance_strengths()
         # one number where every latent has the same pull: the pull then computes as it always has
         self.strength = strengths[0] if len(set(strengths)) == 1 else torch.tensor(strengths, device=device)
@@ -91,14 +95,17 @@ class TrainStep:
         loss, BCE, KL (and mirror term) per image, on the device."""
         groups = len(types)
         x = to_float(images)
-        active = torch.stack([self.masks[t] for t in types]) if self.cfg.mode == "clamped" else None
+        active = swap = None
+        if self.cfg.mode == "clamped":
+            swap = torch.stack([self.swaps[t] for t in types]) if self.cfg.intrinsic_swap else None
+            active = torch.stack([self.masks[t] | self.swaps[t] for t in types])
         batch = x.shape[0] // groups
         rows = sampled_rows(groups, batch, self.device) if self.mirror else None
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.forward(x, active=active, clamp=self.cfg.clamp, strength=self.strength / groups,
                                generator=noises, clamped_noise=self.cfg.clamp_noise == "per_sample",
-                               mirror=rows)
+                               mirror=rows, swap=swap)
             logits, mu, logvar = out[:3]
             bce, kl = loss_terms(logits, x, mu, logvar, groups=groups)
         columns = [bce, kl]

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from train.clamp import clamp as clamp_latents
 from train.clamp import group_mask
+from train.swap import partner_rows
 
 
 @dataclass
@@ -120,7 +121,7 @@ class DCIGN(nn.Module):
         return torch.sigmoid(self.decode(z))
 
     def forward(self, x, active=None, clamp="mean", strength=0.01, generator=None, clamped_noise=True,
-                mirror=None):
+                mirror=None, swap=None):
         """Returns (logits, mu, logvar, z). `active` says which latents are free: a list of
         indices for one batch, or a (groups, latent_dim) bool mask for that many equal groups of
         x; all others are clamped on both heads (within each group) before sampling. None = no
@@ -129,7 +130,8 @@ class DCIGN(nn.Module):
         authors' code); without it they are the clamped mean itself (train/clamp.py).
         `mirror`: row indices of x to encode flipped left-right as well, in the same pass; then
         (those rows' mu before the clamp, mu of the flipped rows) is appended for the mirror term
-        (train/mirror.py)."""
+        (train/mirror.py). `swap`: a (groups, latent_dim) bool mask of free latents that each row
+        takes from its partner row of the group instead (train/swap.py)."""
         if mirror is not None:
             n = x.shape[0]
             mu, logvar = self.encode(torch.cat([x, x[mirror].flip(-1)]))
@@ -140,6 +142,8 @@ class DCIGN(nn.Module):
         if active is not None:
             mu = clamp_latents(mu, active, clamp, strength)
             logvar = clamp_latents(logvar, active, clamp, strength)
+        if swap is not None:
+            mu, logvar = partner_rows(mu, swap), partner_rows(logvar, swap)
         # fresh eps on every pass, as the authors (there is no "use the mean" mode)
         generators = generator if isinstance(generator, (list, tuple)) else [generator]
         rows = mu.shape[0] // len(generators)
