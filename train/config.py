@@ -107,12 +107,6 @@ class _Section:
     def choice(self, key, options):
         return choice(self.params, self.key(key), self.where, options)
 
-    def flag(self, key: str) -> bool:
-        value = self.get(key)
-        if not isinstance(value, bool):
-            raise self.error(key, f" = {value!r}: expected true or false")
-        return value
-
     def error(self, key: str, text: str) -> UserError:
         return UserError(f"{self.where}: {self.key(key)}{text}")
 
@@ -173,7 +167,9 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
     if mirror_weight and not schema.mirror_signs():
         raise s.error("mirror_weight", f" = {mirror_weight:g}: no factor of {dataset} has a left-right flip "
                       "sign a latent could follow; expected 0")
-    intrinsic_swap = s.flag("intrinsic_swap")
+    intrinsic_swap = s.get("intrinsic_swap")
+    if not isinstance(intrinsic_swap, bool):
+        raise s.error("intrinsic_swap", f" = {intrinsic_swap!r}: expected true or false")
     if intrinsic_swap and mode == "entangled":
         raise s.error("intrinsic_swap", ": the entangled baseline has no intrinsic latents apart from its "
                       "factor ones to swap; expected false")
@@ -185,7 +181,9 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
           or not math.isfinite(factor_invariance) or factor_invariance < 0):
         raise s.error("factor_invariance_strength", f" = {factor_invariance!r}: expected a number >= 0, "
                       "or null for the invariance_strength")
-    compile_ = s.flag("compile")
+    compile_ = s.get("compile")
+    if not isinstance(compile_, bool):
+        raise s.error("compile", f" = {compile_!r}: expected true or false")
     return TrainConfig(
         name=name,
         dataset=dataset,

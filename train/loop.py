@@ -34,7 +34,6 @@ from train.distributed import Ranks, barrier, check_world, from_main, gather, la
 from train.mirror import MirrorTerm, mirror_signs, sampled_rows
 from train.model import DCIGN, count_parameters, loss_terms
 from train.schedule import kl_factor, lr_factor
-from train.swap import draw_partners
 from train.sheets import snapshot
 
 SNAPSHOTS = "sweeps"  # <out>/live/plots/images/sweeps/<step>.png: a slider over steps in DVC's views
@@ -69,8 +68,8 @@ class TrainStep:
         self.masks = {t: latent_mask(latents, cfg.latent_dim, device) for t, latents in cfg.latents.items()}
         # the intrinsic swap (train/swap.py): a pose batch's intrinsic latents are free, each row's from its partner
         none = torch.zeros(cfg.latent_dim, dtype=torch.bool, device=device)
-        self.swapping = {t: cfg.intrinsic_swap and t != INTRINSIC for t in cfg.latents}
-        self.swaps = {t: self.masks[INTRINSIC] if self.swapping[t] else none for t in cfg.latents}
+        self.swaps = {t: self.masks[INTRINSIC] if cfg.intrinsic_swap and t != INTRINSIC else none
+                      for t in cfg.latents}
         strengths = cfg.invariance_strengths()
         # one number where every latent has the same pull: the pull then computes as it always has
         self.strength = strengths[0] if len(set(strengths)) == 1 else torch.tensor(strengths, device=device)
@@ -96,13 +95,11 @@ class TrainStep:
         loss, BCE, KL (and mirror term) per image, on the device."""
         groups = len(types)
         x = to_float(images)
-        batch = x.shape[0] // groups
         active = swap = None
         if self.cfg.mode == "clamped":
+            swap = torch.stack([self.swaps[t] for t in types]) if self.cfg.intrinsic_swap else None
             active = torch.stack([self.masks[t] | self.swaps[t] for t in types])
-        if self.cfg.intrinsic_swap:
-            swap = (torch.stack([self.swaps[t] for t in types]),
-                    draw_partners(batch, noises, [self.swapping[t] for t in types]))
+        batch = x.shape[0] // groups
         rows = sampled_rows(groups, batch, self.device) if self.mirror else None
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
