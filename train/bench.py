@@ -74,7 +74,8 @@ def bench_config(feature_maps: int, latent_dim: int, batches_per_step: int, devi
                        batch_ratio={t: 1.0 for t in SCHEMA.batch_types},
                        batches_per_step=batches_per_step, optimizer="adam", lr=5e-4, lr_schedule="constant",
                        lr_warmup_steps=0, betas=(0.9, 0.99), kl_weight=1.0, kl_warmup_steps=0, mirror_weight=0.0,
-                       intrinsic_swap=False, steps=1, seed=0, checkpoint_every=1, log_every=1, device=device.type,
+                       intrinsic_swap=False, intrinsic_swap_start=0, steps=1, seed=0, checkpoint_every=1,
+                       log_every=1, device=device.type,
                        precision=precision, data_on="auto", compile=compile_)
 
 

@@ -42,6 +42,7 @@ class TrainConfig:
     kl_warmup_steps: int
     mirror_weight: float  # 0 = the paper; > 0 ties pose latents to the image's left-right flip (train/mirror.py)
     intrinsic_swap: bool  # false = the paper; true: a pose batch decodes each image from another's intrinsic code (train/swap.py)
+    intrinsic_swap_start: int  # the first step of the swap; the paper's clamp before it
     steps: int
     seed: int
     checkpoint_every: int
@@ -107,6 +108,12 @@ class _Section:
     def choice(self, key, options):
         return choice(self.params, self.key(key), self.where, options)
 
+    def flag(self, key: str) -> bool:
+        value = self.get(key)
+        if not isinstance(value, bool):
+            raise self.error(key, f" = {value!r}: expected true or false")
+        return value
+
     def error(self, key: str, text: str) -> UserError:
         return UserError(f"{self.where}: {self.key(key)}{text}")
 
@@ -167,12 +174,15 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
     if mirror_weight and not schema.mirror_signs():
         raise s.error("mirror_weight", f" = {mirror_weight:g}: no factor of {dataset} has a left-right flip "
                       "sign a latent could follow; expected 0")
-    intrinsic_swap = s.get("intrinsic_swap")
-    if not isinstance(intrinsic_swap, bool):
-        raise s.error("intrinsic_swap", f" = {intrinsic_swap!r}: expected true or false")
+    intrinsic_swap = s.flag("intrinsic_swap")
     if intrinsic_swap and mode == "entangled":
         raise s.error("intrinsic_swap", ": the entangled baseline has no intrinsic latents apart from its "
                       "factor ones to swap; expected false")
+    steps = s.number("steps", integer=True, lo=1)
+    swap_start = s.number("intrinsic_swap_start", integer=True, lo=0)
+    if intrinsic_swap and swap_start >= steps:
+        raise s.error("intrinsic_swap_start", f" = {swap_start}: the swap would never run in {steps} steps; "
+                      f"expected fewer than {s.key('steps')}")
     invariance = float(s.number("invariance_strength", lo=0))
     factor_invariance = s.get("factor_invariance_strength")
     if factor_invariance is None:
@@ -181,9 +191,7 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
           or not math.isfinite(factor_invariance) or factor_invariance < 0):
         raise s.error("factor_invariance_strength", f" = {factor_invariance!r}: expected a number >= 0, "
                       "or null for the invariance_strength")
-    compile_ = s.get("compile")
-    if not isinstance(compile_, bool):
-        raise s.error("compile", f" = {compile_!r}: expected true or false")
+    compile_ = s.flag("compile")
     return TrainConfig(
         name=name,
         dataset=dataset,
@@ -206,7 +214,8 @@ def train_config(params: dict, name: str, where: str = "params.yaml") -> TrainCo
         kl_warmup_steps=s.number("kl_warmup_steps", integer=True, lo=0),
         mirror_weight=mirror_weight,
         intrinsic_swap=intrinsic_swap,
-        steps=s.number("steps", integer=True, lo=1),
+        intrinsic_swap_start=swap_start,
+        steps=steps,
         seed=s.number("seed", integer=True, lo=0),
         checkpoint_every=s.number("checkpoint_every", integer=True, lo=1),
         log_every=s.number("log_every", integer=True, lo=1),

@@ -34,6 +34,7 @@ from train.distributed import Ranks, barrier, check_world, from_main, gather, la
 from train.mirror import MirrorTerm, mirror_signs, sampled_rows
 from train.model import DCIGN, count_parameters, loss_terms
 from train.schedule import kl_factor, lr_factor
+from train.swap import draw_partners
 from train.sheets import snapshot
 
 SNAPSHOTS = "sweeps"  # <out>/live/plots/images/sweeps/<step>.png: a slider over steps in DVC's views
@@ -68,8 +69,8 @@ class TrainStep:
         self.masks = {t: latent_mask(latents, cfg.latent_dim, device) for t, latents in cfg.latents.items()}
         # the intrinsic swap (train/swap.py): a pose batch's intrinsic latents are free, each row's from its partner
         none = torch.zeros(cfg.latent_dim, dtype=torch.bool, device=device)
-        self.swaps = {t: self.masks[INTRINSIC] if cfg.intrinsic_swap and t != INTRINSIC else none
-                      for t in cfg.latents}
+        self.swapping = {t: cfg.intrinsic_swap and t != INTRINSIC for t in cfg.latents}
+        self.swaps = {t: self.masks[INTRINSIC] if self.swapping[t] else none for t in cfg.latents}
         strengths = cfg.invariance_strengths()
         # one number where every latent has the same pull: the pull then computes as it always has
         self.strength = strengths[0] if len(set(strengths)) == 1 else torch.tensor(strengths, device=device)
@@ -79,6 +80,7 @@ class TrainStep:
                 model, device_ids=[device.index] if device.type == "cuda" else None)
         self.forward = torch.compile(self.net) if cfg.compile else self.net
         self.kl_weight = cfg.kl_weight
+        self.swapping_now = cfg.intrinsic_swap and cfg.intrinsic_swap_start == 0  # as schedule(0) sets it
         self.mirror = MirrorTerm(mirror_signs(cfg.dataset, cfg.latents), device) if cfg.mirror_weight else None
         self.terms = TERMS + (("mirror",) if self.mirror else ())
 
@@ -88,6 +90,7 @@ class TrainStep:
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, cfg.lr_warmup_steps, cfg.steps, step)
         self.kl_weight = cfg.kl_weight * kl_factor(cfg.kl_warmup_steps, step)
+        self.swapping_now = cfg.intrinsic_swap and step >= cfg.intrinsic_swap_start
 
     def __call__(self, types: list[str], images: torch.Tensor, noises: list[torch.Generator]) -> torch.Tensor:
         """`types`: the batch type of each of the equal groups of `images` (uint8 (G * B, H, W) on
@@ -95,11 +98,14 @@ class TrainStep:
         loss, BCE, KL (and mirror term) per image, on the device."""
         groups = len(types)
         x = to_float(images)
+        batch = x.shape[0] // groups
         active = swap = None
         if self.cfg.mode == "clamped":
-            swap = torch.stack([self.swaps[t] for t in types]) if self.cfg.intrinsic_swap else None
-            active = torch.stack([self.masks[t] | self.swaps[t] for t in types])
-        batch = x.shape[0] // groups
+            active = torch.stack([self.masks[t] | self.swaps[t] if self.swapping_now else self.masks[t]
+                                  for t in types])
+        if self.swapping_now:
+            swap = (torch.stack([self.swaps[t] for t in types]),
+                    draw_partners(batch, noises, [self.swapping[t] for t in types]))
         rows = sampled_rows(groups, batch, self.device) if self.mirror else None
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):

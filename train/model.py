@@ -130,8 +130,9 @@ class DCIGN(nn.Module):
         authors' code); without it they are the clamped mean itself (train/clamp.py).
         `mirror`: row indices of x to encode flipped left-right as well, in the same pass; then
         (those rows' mu before the clamp, mu of the flipped rows) is appended for the mirror term
-        (train/mirror.py). `swap`: a (groups, latent_dim) bool mask of free latents that each row
-        takes from its partner row of the group instead (train/swap.py)."""
+        (train/mirror.py). `swap`: (mask, partners), a (groups, latent_dim) bool mask of free latents
+        that each row takes from its partner row of the group instead, and each row's partner
+        (train/swap.py)."""
         if mirror is not None:
             n = x.shape[0]
             mu, logvar = self.encode(torch.cat([x, x[mirror].flip(-1)]))
@@ -143,7 +144,7 @@ class DCIGN(nn.Module):
             mu = clamp_latents(mu, active, clamp, strength)
             logvar = clamp_latents(logvar, active, clamp, strength)
         if swap is not None:
-            mu, logvar = partner_rows(mu, swap), partner_rows(logvar, swap)
+            mu, logvar = partner_rows(mu, *swap), partner_rows(logvar, *swap)
         # fresh eps on every pass, as the authors (there is no "use the mean" mode)
         generators = generator if isinstance(generator, (list, tuple)) else [generator]
         rows = mu.shape[0] // len(generators)

@@ -294,3 +294,20 @@ def test_schedules_resume_exactly_and_tie_the_run_to_its_steps(shards, tmp_path)
     assert same_weights(tmp_path / "straight", tmp_path / "cut")
     longer = train_tiny(tmp_path, shards, tmp_path / "straight", **{**kw, "steps": 8})
     assert longer.returncode == 2 and "checkpoint is of another run (checkpoint has steps = 6" in longer.stderr
+
+
+def test_a_late_intrinsic_swap_resumes_exactly(shards, tmp_path):
+    """The swap's partners come from the batches' noise streams, which the checkpoints keep: a run
+    cut after the swap has started ends with the straight run's weights."""
+    import shutil
+
+    kw = dict(intrinsic_swap=True, intrinsic_swap_start=2, steps=6, checkpoint_every=3)
+    assert train_tiny(tmp_path, shards, tmp_path / "straight", **kw).returncode == 0
+    assert train_tiny(tmp_path, shards, tmp_path / "clamp", **{**kw, "intrinsic_swap": False}).returncode == 0
+    assert not same_weights(tmp_path / "straight", tmp_path / "clamp")
+    shutil.copytree(tmp_path / "straight", tmp_path / "cut")
+    shutil.rmtree(tmp_path / "cut" / "ckpt-00000006")
+    (tmp_path / "cut" / "model.safetensors").unlink()
+    resumed = train_tiny(tmp_path, shards, tmp_path / "cut", **kw)
+    assert resumed.returncode == 0 and "resuming dcign_faces from step 3" in resumed.stdout
+    assert same_weights(tmp_path / "straight", tmp_path / "cut")
