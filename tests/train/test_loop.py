@@ -276,22 +276,28 @@ def test_cpu_training_repeats_bit_for_bit_and_resumes_exactly(shards, tmp_path, 
     assert same_weights(tmp_path / "a", tmp_path / "c")
 
 
-def test_schedules_resume_exactly_and_tie_the_run_to_its_steps(shards, tmp_path):
-    """A cosine learning rate with warm-ups is a function of the step: a run resumed half-way ends
-    with the straight run's weights. Its rate at every step depends on `steps`, so a finished cosine
-    run is not extended by raising `steps`: that is another run."""
+def assert_cut_run_resumes_to_the_same_weights(tmp_path, shards, kw):
+    """The finished 6-step run in <tmp>/straight, cut back to its step-3 checkpoint and resumed,
+    ends with the straight run's weights."""
     import shutil
 
-    kw = dict(lr_schedule="cosine", lr_warmup_steps=2, kl_warmup_steps=3, steps=6, checkpoint_every=3)
-    assert train_tiny(tmp_path, shards, tmp_path / "straight", **kw).returncode == 0
-    assert train_tiny(tmp_path, shards, tmp_path / "constant", **{**kw, "lr_schedule": "constant"}).returncode == 0
-    assert not same_weights(tmp_path / "straight", tmp_path / "constant")
     shutil.copytree(tmp_path / "straight", tmp_path / "cut")
     shutil.rmtree(tmp_path / "cut" / "ckpt-00000006")
     (tmp_path / "cut" / "model.safetensors").unlink()
     resumed = train_tiny(tmp_path, shards, tmp_path / "cut", **kw)
     assert resumed.returncode == 0 and "resuming dcign_faces from step 3" in resumed.stdout
     assert same_weights(tmp_path / "straight", tmp_path / "cut")
+
+
+def test_schedules_resume_exactly_and_tie_the_run_to_its_steps(shards, tmp_path):
+    """A cosine learning rate with warm-ups is a function of the step: a run resumed half-way ends
+    with the straight run's weights. Its rate at every step depends on `steps`, so a finished cosine
+    run is not extended by raising `steps`: that is another run."""
+    kw = dict(lr_schedule="cosine", lr_warmup_steps=2, kl_warmup_steps=3, steps=6, checkpoint_every=3)
+    assert train_tiny(tmp_path, shards, tmp_path / "straight", **kw).returncode == 0
+    assert train_tiny(tmp_path, shards, tmp_path / "constant", **{**kw, "lr_schedule": "constant"}).returncode == 0
+    assert not same_weights(tmp_path / "straight", tmp_path / "constant")
+    assert_cut_run_resumes_to_the_same_weights(tmp_path, shards, kw)
     longer = train_tiny(tmp_path, shards, tmp_path / "straight", **{**kw, "steps": 8})
     assert longer.returncode == 2 and "checkpoint is of another run (checkpoint has steps = 6" in longer.stderr
 
@@ -299,15 +305,8 @@ def test_schedules_resume_exactly_and_tie_the_run_to_its_steps(shards, tmp_path)
 def test_a_late_intrinsic_swap_resumes_exactly(shards, tmp_path):
     """The swap's partners come from the batches' noise streams, which the checkpoints keep: a run
     cut after the swap has started ends with the straight run's weights."""
-    import shutil
-
     kw = dict(intrinsic_swap=True, intrinsic_swap_start=2, steps=6, checkpoint_every=3)
     assert train_tiny(tmp_path, shards, tmp_path / "straight", **kw).returncode == 0
     assert train_tiny(tmp_path, shards, tmp_path / "clamp", **{**kw, "intrinsic_swap": False}).returncode == 0
     assert not same_weights(tmp_path / "straight", tmp_path / "clamp")
-    shutil.copytree(tmp_path / "straight", tmp_path / "cut")
-    shutil.rmtree(tmp_path / "cut" / "ckpt-00000006")
-    (tmp_path / "cut" / "model.safetensors").unlink()
-    resumed = train_tiny(tmp_path, shards, tmp_path / "cut", **kw)
-    assert resumed.returncode == 0 and "resuming dcign_faces from step 3" in resumed.stdout
-    assert same_weights(tmp_path / "straight", tmp_path / "cut")
+    assert_cut_run_resumes_to_the_same_weights(tmp_path, shards, kw)
