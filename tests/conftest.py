@@ -1,8 +1,10 @@
 """Shared fixtures: tiny profiles derived from the repository's own params.yaml."""
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,8 +24,9 @@ def cuda(test):
     return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")(test))
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 # The stamps of shard directories whose contents were checked (render/shards/reader.py) go to a
-# cache of the test session's own, for this process and the dcign processes it starts.
+# cache of the test session's own, for this process and the dcign processes it starts; removed at exit.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="dcign-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 
 def tiny_params(**faces_overrides) -> dict:

@@ -2,7 +2,6 @@
 browser (headless Chromium loading the page from a local file server) a slider re-renders the
 image with exactly the decoder PyTorch runs."""
 import json
-import os
 import re
 import shutil
 import socket
@@ -77,8 +76,8 @@ def served(explorer):
     server.wait()
 
 
-def chromium(*args, timeout=120) -> subprocess.CompletedProcess:
-    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"chromium-{os.getpid()}"
+def chromium(home: Path, *args, timeout=120) -> subprocess.CompletedProcess:
+    """Headless Chromium with its profile in `home`, a folder of the test's own (pytest removes it)."""
     return subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                            "--no-first-run", f"--user-data-dir={home}", *args], capture_output=True, text=True,
                           timeout=timeout)
@@ -86,7 +85,8 @@ def chromium(*args, timeout=120) -> subprocess.CompletedProcess:
 
 def test_a_slider_rerenders_with_pytorchs_decoder_in_a_real_browser(served, explorer, evaluated, tmp_path):
     assert BROWSER, "chromium is installed by pipelines/run.sh for the tests"
-    proc = chromium("--virtual-time-budget=60000", "--dump-dom", f"{served}?test=1&light=-40")  # a link sets light
+    home = tmp_path / "chromium"
+    proc = chromium(home, "--virtual-time-budget=60000", "--dump-dom", f"{served}?test=1&light=-40")  # a link sets light
     found = re.search(r'<pre id="test-result"[^>]*>(.*?)</pre>', proc.stdout, re.S)
     assert found and found[1].strip(), f"the page left no result:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     result = json.loads(unescape(found[1]))
@@ -107,5 +107,5 @@ def test_a_slider_rerenders_with_pytorchs_decoder_in_a_real_browser(served, expl
     code = np.array([-40.0, 1.0]) @ np.array(light["readout"]["to_code"])
     assert np.allclose(np.array(result["z"])[light["readout"]["latents"]], code, atol=1e-5)  # combined freely
     shot = tmp_path / "explorer.png"
-    chromium("--virtual-time-budget=60000", "--window-size=1280,800", f"--screenshot={shot}", f"{served}?test=1")
+    chromium(home, "--virtual-time-budget=60000", "--window-size=1280,800", f"--screenshot={shot}", f"{served}?test=1")
     assert shot.is_file() and shot.stat().st_size > 10_000
