@@ -12,6 +12,9 @@ from render.errors import UserError
 from render.params import check_keys, leaves
 
 EXECUTORS = ("local", "ray")
+# A chunk whose worker died, raised or got stuck is rendered again up to this many times, by either
+# executor; bad input (a UserError) is not retried.
+RETRIES = 3
 
 
 @dataclass(frozen=True)

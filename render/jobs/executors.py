@@ -2,7 +2,6 @@
 (render/jobs/ray_executor.py). Every executor writes the same bytes."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from pathlib import Path
@@ -14,6 +13,7 @@ from render.chunks import INFO_FILE, chunk_bytes
 from render.files import write_atomic
 from render.jobs.config import ExecutorConfig
 from render.jobs.plan import Chunk
+from render.jobs.process_pool import ProcessPool
 from render.jobs.resume import pending_chunks
 
 _worker: dict = {}
@@ -52,13 +52,12 @@ def _render_chunk(chunk: Chunk) -> int:
 def render_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str, factory: Callable, factory_args: tuple,
                   executor: ExecutorConfig, images_per_batch: int, desc: str) -> None:
     """Render every chunk not already on disk, on a local process pool (1 worker: in this
-    process) or as Ray tasks.
+    process; render/jobs/process_pool.py) or as Ray tasks.
 
     `factory(*factory_args)` builds, once per process, an object whose
     `render_batch(split, batch_type, index)` returns a batch's arrays (images first). Local
-    workers are spawned, not forked, so each gets a clean EGL context, and each writes its own
-    chunks. The dataset's info file is removed first and written by the caller last: present
-    only once every chunk is.
+    workers each write their own chunks. The dataset's info file is removed first and written by
+    the caller last: present only once every chunk is.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -80,11 +79,5 @@ def render_chunks(out_dir: Path, chunks: list[Chunk], fingerprint: str, factory:
             for chunk in todo:
                 bar.update(_render_chunk(chunk) * images_per_batch)
             return
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(executor.workers, initializer=_init_worker, initargs=init_args) as pool:
-            try:
-                for n_batches in pool.imap_unordered(_render_chunk, todo):
-                    bar.update(n_batches * images_per_batch)
-            except BaseException:
-                pool.terminate()
-                raise
+        ProcessPool(executor.workers, _init_worker, init_args, _render_chunk).run(
+            todo, lambda n_batches: bar.update(n_batches * images_per_batch), warn=bar.write)

@@ -13,12 +13,10 @@ from typing import Callable
 
 from render.chunks import chunk_bytes
 from render.files import write_atomic
-from render.jobs.config import ExecutorConfig
+from render.jobs.config import RETRIES, ExecutorConfig
 from render.jobs.plan import Chunk
 from render.errors import UserError
 
-# Lost tasks (a worker or node died) and tasks that raised are both retried this many times.
-RETRIES = 3
 # Tasks submitted per Ray CPU: enough to keep every worker busy, few enough that finished
 # chunks do not pile up in the object store while the driver writes.
 IN_FLIGHT_PER_CPU = 2
