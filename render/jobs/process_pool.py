@@ -3,9 +3,10 @@
 `multiprocessing.Pool` waits forever for a task whose worker died (a crash in the GL driver, the
 out-of-memory killer): it replaces the process, but the task's result never comes, and a render
 stops making progress without a word. Here the parent knows which chunk each worker holds, so a
-chunk whose worker died, raised or stopped making progress is given to a fresh worker, as the Ray
-executor retries a lost task; after `retries` more failures the render stops with one line naming
-the chunk. Bad input (a UserError) fails the same way every time: it is raised at once.
+chunk whose worker died or stopped making progress is given to a fresh worker, as the Ray executor
+retries a lost task; after `retries` more losses the render stops with one line naming the chunk.
+An error raised in a worker (bad input, a full disk, a bug) would be raised again by a retry: it
+is raised here at once, as `multiprocessing.Pool` raised it, with the worker's traceback as cause.
 
 A worker is taken for stuck when one chunk takes longer than `first_limit` seconds (its first
 chunk, start-up included) or, after it has finished one, `slow_factor` times the slowest chunk any
@@ -18,6 +19,7 @@ import multiprocessing
 import pickle
 import signal
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -33,13 +35,18 @@ FLOOR = 120.0
 SLOW_FACTOR = 10.0
 
 
-def _portable(error: BaseException) -> BaseException:
-    """The error itself where it survives pickling, else its type and text."""
+class WorkerTraceback(Exception):
+    """The traceback of an error raised in a worker: the cause of the error raised here."""
+
+
+def _portable(error: BaseException) -> tuple[BaseException, str]:
+    """The error itself where it survives pickling (else its type and text), and its traceback."""
+    text = "".join(traceback.format_exception(error))
     try:
         pickle.loads(pickle.dumps(error))
-        return error
+        return error, text
     except Exception:
-        return RuntimeError(f"{type(error).__name__}: {error}")
+        return RuntimeError(f"{type(error).__name__}: {error}"), text
 
 
 def _serve(conn, init: Callable, init_args: tuple, render: Callable) -> None:
@@ -115,11 +122,9 @@ class ProcessPool:
                         w.chunk, w.finished_one = None, True
                         progress(payload)
                         continue
-                    if isinstance(payload, UserError):
-                        raise payload
                     if status == "error":
-                        self._reap(w)
-                        payload = f"{type(payload).__name__}: {payload}"
+                        error, text = payload
+                        raise error from WorkerTraceback(text)
                     pool.remove(w)
                     if w.chunk is not None:  # an idle worker that ended is replaced when there is work
                         self._retry(w.chunk, payload, failures, queue, warn)
@@ -128,8 +133,8 @@ class ProcessPool:
                 self._stop(w)
 
     def _outcome(self, w: _Worker, ready: set, slowest: float) -> tuple | None:
-        """What became of worker `w` in the last wait: ("done", batches), ("error", exception),
-        ("lost", why), or None while it renders on (or idles)."""
+        """What became of worker `w` in the last wait: ("done", batches), ("error", (exception,
+        traceback)), ("lost", why), or None while it renders on (or idles)."""
         if w.conn in ready or (w.process.sentinel in ready and w.conn.poll()):
             try:
                 return w.conn.recv()
@@ -157,8 +162,7 @@ class ProcessPool:
 
     def _start(self) -> _Worker:
         ours, theirs = _SPAWN.Pipe()
-        process = _SPAWN.Process(target=_serve, args=(theirs, self.init, self.init_args, self.render),
-                                    daemon=True)
+        process = _SPAWN.Process(target=_serve, args=(theirs, self.init, self.init_args, self.render), daemon=True)
         process.start()
         theirs.close()
         return _Worker(process, ours)
