@@ -24,9 +24,12 @@ def cuda(test):
     return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")(test))
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 # The stamps of shard directories whose contents were checked (render/shards/reader.py) go to a
-# cache of the test session's own, for this process and the dcign processes it starts; removed at exit.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="dcign-test-cache-")
-atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
+# cache of the test session's own, for this process and the processes it starts, removed at exit.
+# A worker process that imports this module (a test's render worker) inherits the session's.
+if "DCIGN_TEST_CACHE" not in os.environ:
+    os.environ["DCIGN_TEST_CACHE"] = tempfile.mkdtemp(prefix="dcign-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["DCIGN_TEST_CACHE"], ignore_errors=True)
+os.environ["XDG_CACHE_HOME"] = os.environ["DCIGN_TEST_CACHE"]
 
 
 def tiny_params(**faces_overrides) -> dict:
