@@ -12,8 +12,8 @@ from render.errors import UserError
 from render.params import check_keys, leaves
 
 EXECUTORS = ("local", "ray")
-# A chunk whose worker died, raised or got stuck is rendered again up to this many times, by either
-# executor; bad input (a UserError) is not retried.
+# A lost chunk (its worker died, or in the local pool made no progress) is rendered again up to this
+# many times by either executor; Ray also retries a task that raised, but never bad input (UserError).
 RETRIES = 3
 
 
