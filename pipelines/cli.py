@@ -65,6 +65,17 @@ def cmd_evaluate(args) -> None:
           f"report in {Path(args.out) / 'report.md'}")
 
 
+def cmd_ceiling(args) -> None:
+    from train.evaluation.ceiling import CeilingConfig, ceiling
+
+    cfg = CeilingConfig(feature_maps=args.feature_maps, steps=args.steps, seed=args.seed, device=args.device,
+                        precision=args.precision, preset=args.preset)
+    result = ceiling(Path(args.data), Path(args.out), cfg)
+    reads = ", ".join(f"{t} {v['median_error_deg']:.2f} deg" for t, v in result["equivariance"].items())
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in result["disentanglement"].items() if k in ("mig", "dci_disentanglement"))
+    print(f"dcign: median read errors {reads}; {scores}; in {Path(args.out) / 'ceiling.json'}")
+
+
 def cmd_compare(args) -> None:
     from train.evaluation.evaluate import compare
 
@@ -130,6 +141,13 @@ def widths(text: str) -> list[int]:
     return values
 
 
+def width(text: str) -> int:
+    values = widths(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected one width, a multiple of 4, at least 4")
+    return values[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcign", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
                                "face model on 2 cores)")
     evaluate.add_argument("--baseline", help="an entangled baseline model: adds the novel-view comparison")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    ceiling = sub.add_parser("ceiling", help="the DC-IGN's encoder trained on the true factors: how precisely this "
+                                             "architecture reads them, scored as evaluate scores a model")
+    ceiling.add_argument("--data", required=True, help="a shard directory, e.g. data/shards/faces")
+    ceiling.add_argument("--out", required=True, help="results directory (writes ceiling.json)")
+    ceiling.add_argument("--feature-maps", type=width, default=16, metavar="F",
+                         help="the encoder's width F (default 16, the full-range profile's; the paper's is 96)")
+    ceiling.add_argument("--steps", type=int, default=20000, help="training steps of 20 images (default 20000)")
+    ceiling.add_argument("--seed", type=int, default=0)
+    ceiling.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ceiling.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    ceiling.add_argument("--preset", choices=["fast", "standard"], default="standard",
+                         help="disentanglement-metric settings, as dcign evaluate's (default standard)")
+    ceiling.set_defaults(func=cmd_ceiling)
 
     compare = sub.add_parser("compare", help="novel-view synthesis: a DC-IGN against its entangled baseline")
     compare.add_argument("--model", required=True, help="the DC-IGN model directory")
