@@ -66,7 +66,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_ceiling(args) -> None:
-    from train.evaluation.ceiling import CeilingConfig, ceiling
+    from train.ceiling import CeilingConfig, ceiling
 
     cfg = CeilingConfig(feature_maps=args.feature_maps, steps=args.steps, seed=args.seed, device=args.device,
                         precision=args.precision, preset=args.preset)

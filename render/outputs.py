@@ -50,7 +50,6 @@ EVALUATE = Outputs("evaluate")
 EXPLORE = Outputs("explore", ("index.html", "app.js", "style.css", "explorer.json", "*.onnx", "ort*", "images"),
                   ("explorer.json",))
 COMPARE = Outputs("compare")
-CEILING = Outputs("ceiling")
 
 
 def _matches(name: str, patterns) -> bool:

@@ -1,4 +1,4 @@
-"""The supervised ceiling (train/evaluation/ceiling.py): targets, scoring, and `dcign ceiling` end to end."""
+"""The supervised ceiling (train/ceiling.py): targets, scoring, and `dcign ceiling` end to end."""
 import json
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import run_dcign
 from train.data import DataSchema
-from train.evaluation.ceiling import CeilingConfig, score, target_columns, targets
+from train.ceiling import CeilingConfig, score, target_columns, targets
 from train.evaluation.ideal_code import reference_scores
 from train.evaluation.probes import factor_classes
 

@@ -8,7 +8,9 @@ length, or whether the target lies beyond this architecture at that size. The en
 mean head (train/model.py) regress every scored factor of the training split, a factor on a line
 scaled to -1..1 over its grid, a circular one as the cosine and sine of its angle; their outputs are
 then the code: read by the same readouts on the test batches that vary each factor, and scored by
-MIG and DCI on the same pools and grid classes as a model's.
+MIG and DCI on the same pools and grid classes as a model's. It lives beside the trainer, not in
+train/evaluation/, which the pipeline's evaluation stages depend on as a whole: a reference command
+that no stage runs should not make them re-run.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from tqdm import tqdm
 
 from render.errors import UserError
 from render.files import write_atomic
-from render.outputs import CEILING, output_dir
+from render.outputs import Outputs, output_dir
 from render.shards.reader import ShardReader
 from train.data import DataSchema
 from train.device import describe_precision, pick_device, uses_bf16
@@ -33,6 +35,7 @@ from train.evaluation.readout import PERIOD, Readout, median_error_deg
 from train.model import DCIGN, ModelConfig
 
 ENCODE_ROWS = 200  # images per encoder pass when scoring
+CEILING = Outputs("ceiling")  # like evaluate's: one file, nothing removed, one writer at a time (render/outputs.py)
 
 
 @dataclass(frozen=True)
