@@ -30,8 +30,8 @@ from render.shards.reader import ShardReader
 from train.data import DataSchema
 from train.device import describe_precision, pick_device, uses_bf16
 from train.evaluation.metrics import mig_and_dci
-from train.evaluation.probes import factor_classes, scored_factors
-from train.evaluation.readout import PERIOD, Readout, median_error_deg
+from train.evaluation.probes import equivariance, factor_classes, readouts, scored_factors
+from train.evaluation.readout import PERIOD
 from train.model import DCIGN, ModelConfig
 
 ENCODE_ROWS = 200  # images per encoder pass when scoring
@@ -88,7 +88,7 @@ def _rows(reader: ShardReader, types) -> np.ndarray:
 
 
 def _per_batch(reader: ShardReader) -> int:
-    return reader.shards[0].shape[1]
+    return reader.at(0)[0].shape[0]
 
 
 def _labels(reader: ShardReader, positions: np.ndarray, factors: list) -> dict:
@@ -100,7 +100,7 @@ def _labels(reader: ShardReader, positions: np.ndarray, factors: list) -> dict:
 
 
 def _images(reader: ShardReader, positions, rows) -> torch.Tensor:
-    x = np.stack([reader.shards[p // reader.per_shard][p % reader.per_shard, r] for p, r in zip(positions, rows)])
+    x = np.stack([reader.at(p)[0][r] for p, r in zip(positions, rows)])
     return torch.from_numpy(x).float().div_(255).unsqueeze(1).contiguous(memory_format=torch.channels_last)
 
 
@@ -144,23 +144,14 @@ def encode(net: DCIGN, reader: ShardReader, positions: np.ndarray, width: int, d
 
 def score(codes: tuple, labels: tuple, schema: DataSchema, factors: list, columns: dict, preset: str,
           seed: int) -> dict:
-    """Read errors per extrinsic batch type (as the evaluation's equivariance) and MIG and DCI (as
-    its disentanglement) of (train, test) codes whose columns regress `factors`."""
+    """The evaluation's own readouts and equivariance (read errors per extrinsic batch type) and MIG
+    and DCI (its disentanglement) of (train, test) codes whose columns regress `factors`."""
     train, test = codes
-    reads = {}
-    for t in schema.extrinsic:
-        f, unit = schema.factor(t), schema.unit(t)
-        circular = bool(schema.factors[f].get("circular"))
-        fit = labels[0]["type"] == t
-        read = Readout.fit(train[fit], labels[0][f][fit], columns[f], unit, circular)
-        sel = labels[1]["type"] == t
-        entry = {"median_error_deg": median_error_deg(read, test[sel], labels[1][f][sel], unit), "n": int(sel.sum())}
-        if not circular:
-            entry["pearson_r"] = float(np.corrcoef(read.values(test[sel]), labels[1][f][sel])[0, 1])
-        reads[t] = entry
+    enc = tuple({"mu": c, "type": lab["type"], "labels": lab} for c, lab in zip(codes, labels))
+    reads = readouts(enc[0], {t: columns[schema.factor(t)] for t in schema.extrinsic}, schema)
     classes = tuple(factor_classes({"labels": lab}, schema, factors) for lab in labels)
     metrics = mig_and_dci(train, classes[0], test, classes[1], np.random.default_rng(seed), preset=preset)
-    return {"equivariance": reads, "disentanglement": metrics}
+    return {"equivariance": equivariance(enc[1], reads, schema), "disentanglement": metrics}
 
 
 def ceiling(data: Path, out: Path, cfg: CeilingConfig) -> dict:
